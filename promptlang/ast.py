@@ -1,0 +1,102 @@
+"""The syntax tree of a `.prompt` file: frozen dataclasses, each with a source span."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """Where a node stands in its file: 1-based line and column, 0-based offsets."""
+
+    file: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Literal:
+    """A quoted string, escapes already undone."""
+
+    text: str
+    weight: float
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """A catalog reference: ``van_gogh`` or ``core.van_gogh``."""
+
+    catalog: str | None
+    name: str
+    weight: float
+    span: Span
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.catalog}.{self.name}" if self.catalog else self.name
+
+
+Item = Union[Literal, Ref]
+
+
+@dataclass(frozen=True, slots=True)
+class Phrase:
+    """Items written side by side (no comma); joined by a space."""
+
+    pieces: tuple[Item, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """``subject``, ``format``, ``style``, ``quality`` or ``negative`` and its items."""
+
+    name: str
+    phrases: tuple[Phrase, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """A render setting; ``value`` is already checked and typed (``size``/``aspect`` give a pair)."""
+
+    name: str
+    value: object
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    slots: tuple[Slot, ...]
+    params: tuple[Param, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class PromptDecl:
+    name: str
+    parent: str | None
+    body: Block
+    span: Span  # the name
+    parent_span: Span | None
+
+
+@dataclass(frozen=True, slots=True)
+class Use:
+    target: str
+    is_path: bool
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class File:
+    path: str
+    source: str
+    uses: tuple[Use, ...]
+    defaults: Block | None
+    prompts: tuple[PromptDecl, ...]

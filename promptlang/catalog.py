@@ -1,0 +1,233 @@
+"""Style catalogs: YAML files that name formats, styles, quality boosters and negatives.
+
+Catalogs are shared between people, so they are untrusted: they are read with
+PyYAML's safe loader (no tags that build Python objects), validated with errors
+that name the file, the key path and the line, and their entry texts are Jinja2
+templates rendered only in a sandbox (see :mod:`promptlang.template`).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .ast import Span
+from .errors import PromptError, span_at, suggest
+from .resources import styles_dir
+
+SECTIONS = ("format", "style", "quality", "negative")
+TOP_KEYS = ("name", "version", "description", "requires") + SECTIONS
+ENTRY_KEYS = ("text", "negative", "weight", "tags", "description")
+KEY_RE = re.compile(r"^[0-9]*[A-Za-z_][A-Za-z0-9_]*$")
+MAX_FILE = 2_000_000
+MAX_TEXT = 2_000
+MAX_REQUIRES_DEPTH = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    section: str
+    key: str
+    text: str
+    negative: str = ""
+    weight: float = 1.0
+    tags: tuple[str, ...] = ()
+    description: str = ""
+    catalog: str = ""
+    span: Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    name: str
+    version: str
+    description: str
+    path: str
+    sha256: str
+    requires: tuple[str, ...]
+    entries: dict  # section -> {key: Entry}
+    source: str = field(default="", repr=False, compare=False)
+
+    def get(self, section: str, key: str) -> Entry | None:
+        return self.entries.get(section, {}).get(key)
+
+
+def bundled_names() -> list[str]:
+    return sorted(p.stem for p in styles_dir().glob("*.yaml"))
+
+
+def find(name: str, search_dirs=()) -> Path | None:
+    """A catalog named ``name``: ``NAME.yaml`` in the search folders, then the bundled ones."""
+    for folder in [*search_dirs, styles_dir()]:
+        candidate = Path(folder) / f"{name}.yaml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def confined(base: Path, relative: str, *, what: str, span: Span | None, source: str | None) -> Path:
+    """Resolve ``relative`` against ``base`` and refuse anything that leaves ``base``."""
+    if os.path.isabs(relative) or relative.startswith("~"):
+        raise PromptError(f"{what} must be a path relative to {base}, not an absolute path: {relative!r}",
+                          span, source=source)
+    target = (base / relative).resolve()
+    root = base.resolve()
+    if target != root and root not in target.parents:
+        raise PromptError(f"{what} {relative!r} leaves the folder {base}; catalogs must stay inside it",
+                          span, source=source,
+                          hint="copy the catalog next to the file, or pass its folder with --catalogs DIR "
+                               "and `use` it by name")
+    return target
+
+
+def load(path: Path | str, *, display: str | None = None) -> Catalog:
+    """Load and validate one catalog file (not its ``requires``)."""
+    path = Path(path)
+    shown = display or str(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise PromptError(f"cannot read catalog {shown}: {exc.strerror or exc}") from None
+    if len(raw) > MAX_FILE:
+        raise PromptError(f"catalog {shown} is too large ({len(raw):,} bytes; at most {MAX_FILE:,})")
+    try:
+        source = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PromptError(f"catalog {shown} is not UTF-8 text (byte {exc.start})") from None
+    return _Validator(shown, source, hashlib.sha256(raw).hexdigest()).catalog()
+
+
+class _Validator:
+    def __init__(self, path: str, source: str, sha: str):
+        self.path, self.source, self.sha = path, source, sha
+
+    def span(self, node) -> Span | None:
+        if node is None:
+            return None
+        m = node.start_mark
+        end = node.end_mark
+        length = end.index - m.index if end.line == m.line else 1
+        return span_at(self.path, self.source, m.index, max(1, length))
+
+    def fail(self, keypath: str, message: str, node=None) -> PromptError:
+        where = f"{keypath}: " if keypath else ""
+        return PromptError(f"{where}{message}" if node is not None else f"{self.path}: {where}{message}",
+                           self.span(node), source=self.source)
+
+    def catalog(self) -> Catalog:
+        loader = yaml.SafeLoader(self.source)
+        try:
+            root = loader.get_single_node()
+            data = loader.construct_document(root) if root is not None else None
+        except yaml.constructor.ConstructorError as exc:
+            mark = exc.problem_mark
+            raise PromptError("catalog uses a YAML tag that is not allowed (catalogs are plain data: "
+                              f"mappings, lists, strings and numbers): {exc.problem}",
+                              span_at(self.path, self.source, mark.index) if mark else None,
+                              source=self.source) from None
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise PromptError(f"invalid YAML: {problem}",
+                              span_at(self.path, self.source, min(mark.index, len(self.source)))
+                              if mark else None, source=self.source) from None
+        finally:
+            loader.dispose()
+        if not isinstance(data, dict):
+            raise self.fail("", "a catalog is a mapping with `name`, `version` and sections "
+                            + ", ".join(SECTIONS), root)
+        nodes = self.children(root)
+        for key in data:
+            if key not in TOP_KEYS:
+                raise self.fail(str(key), f"unknown key{suggest(str(key), TOP_KEYS)} (allowed: "
+                                + ", ".join(TOP_KEYS) + ")", nodes.get(key, (root,))[0])
+        name = self.string(data, "name", nodes, required=True)
+        if not KEY_RE.match(name):
+            raise self.fail("name", f"expected a name made of letters, digits and `_`, got {name!r}",
+                            nodes["name"][1])
+        version = data.get("version", "0")
+        if not isinstance(version, (str, int, float)) or isinstance(version, bool):
+            raise self.fail("version", "expected a version such as 1.0.0", nodes["version"][1])
+        description = self.string(data, "description", nodes)
+        requires = data.get("requires") or []
+        if not isinstance(requires, list) or not all(isinstance(r, str) and r for r in requires):
+            raise self.fail("requires", "expected a list of catalog names or relative paths",
+                            nodes.get("requires", (root, root))[1])
+        entries = {}
+        for section in SECTIONS:
+            entries[section] = self.section(name, section, data.get(section), nodes.get(section))
+        return Catalog(name, str(version), description, self.path, self.sha, tuple(requires),
+                       entries, self.source)
+
+    @staticmethod
+    def children(node) -> dict:
+        """key -> (key node, value node) for a mapping node."""
+        if not isinstance(node, yaml.MappingNode):
+            return {}
+        out = {}
+        for k, v in node.value:
+            out[k.value if k.tag.endswith(":str") else yaml.safe_load(k.value)] = (k, v)
+        return out
+
+    def string(self, data: dict, key: str, nodes: dict, *, required=False, prefix="") -> str:
+        keypath = f"{prefix}{key}"
+        if key not in data or data[key] is None:
+            if required:
+                raise self.fail(keypath, "is missing", None)
+            return ""
+        value = data[key]
+        if not isinstance(value, str):
+            raise self.fail(keypath, f"expected a string, got {type(value).__name__}", nodes[key][1])
+        if len(value) > MAX_TEXT:
+            raise self.fail(keypath, f"is too long ({len(value):,} characters; at most {MAX_TEXT:,})",
+                            nodes[key][1])
+        return value
+
+    def section(self, catalog: str, section: str, value, pair) -> dict:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise self.fail(section, "expected a mapping of entry names to entries", pair[1])
+        nodes = self.children(pair[1])
+        out = {}
+        for key, entry in value.items():
+            key_s = str(key)
+            knode, vnode = nodes.get(key, (pair[1], pair[1]))
+            if not KEY_RE.match(key_s):
+                raise self.fail(f"{section}.{key_s}", "entry names are letters, digits and `_` "
+                                "(and may not be only digits)", knode)
+            if isinstance(entry, str):
+                entry = {"text": entry}
+                enodes = {"text": (knode, vnode)}
+            elif isinstance(entry, dict):
+                enodes = self.children(vnode)
+            else:
+                raise self.fail(f"{section}.{key_s}", "expected a mapping with `text` (or a plain string)",
+                                vnode)
+            out[key_s] = self.entry(catalog, section, key_s, entry, enodes, vnode)
+        return out
+
+    def entry(self, catalog: str, section: str, key: str, data: dict, nodes: dict, node) -> Entry:
+        prefix = f"{section}.{key}."
+        for k in data:
+            if k not in ENTRY_KEYS:
+                raise self.fail(f"{prefix}{k}", f"unknown field{suggest(str(k), ENTRY_KEYS)} (allowed: "
+                                + ", ".join(ENTRY_KEYS) + ")", nodes.get(k, (node,))[0])
+        text = self.string(data, "text", nodes, required=True, prefix=prefix)
+        if not text.strip():
+            raise self.fail(f"{prefix}text", "is empty", nodes["text"][1])
+        negative = self.string(data, "negative", nodes, prefix=prefix)
+        description = self.string(data, "description", nodes, prefix=prefix)
+        weight = data.get("weight", 1.0)
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not -100 <= weight <= 100:
+            raise self.fail(f"{prefix}weight", "expected a number between -100 and 100",
+                            nodes.get("weight", (node, node))[1])
+        tags = data.get("tags") or []
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise self.fail(f"{prefix}tags", "expected a list of strings", nodes.get("tags", (node, node))[1])
+        span = self.span(nodes["text"][1])
+        return Entry(section, key, text, negative, float(weight), tuple(tags), description, catalog, span)

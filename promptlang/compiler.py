@@ -1,0 +1,66 @@
+"""parse -> resolve, for a file on disk or a string; the stage every command starts from."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import ast, ir, syntax
+from .errors import PromptError, Warning_
+from .resolve import Scope, load_scope, resolve
+
+
+@dataclass(frozen=True)
+class Compiled:
+    file: ast.File
+    scope: Scope
+    prompts: list  # ir.Prompt, in file order
+    warnings: list  # Warning_
+
+    def prompt(self, name: str) -> ir.Prompt:
+        for p in self.prompts:
+            if p.name == name:
+                return p
+        from .errors import suggest
+        names = [p.name for p in self.prompts]
+        raise PromptError(f"no prompt named `{name}` in {self.file.path}{suggest(name, names)}",
+                          hint="prompts in this file: " + (", ".join(names) or "none"))
+
+
+def read_source(path: str | Path) -> str:
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise PromptError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise PromptError(f"{path}: is a folder, not a .prompt file") from None
+    except OSError as exc:
+        raise PromptError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if len(raw) > syntax.MAX_SOURCE * 4:
+        raise PromptError(f"{path}: file is too large ({len(raw):,} bytes)")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise PromptError(f"{path}: not UTF-8 text (bad byte at offset {exc.start})") from None
+
+
+def compile_source(source: str, path: str = "<string>", *, search_dirs=(), lint: bool = True) -> Compiled:
+    file = syntax.parse(source, path)
+    try:
+        scope = load_scope(file, search_dirs)
+    except PromptError as exc:
+        if exc.source is None and exc.span is not None and exc.span.file == path:
+            exc.source = source
+        raise
+    prompts, warnings = resolve(file, scope)
+    if lint:
+        from .lint import token_warnings
+        warnings = warnings + token_warnings(prompts, source)
+    return Compiled(file, scope, prompts, warnings)
+
+
+def compile_file(path: str | Path, *, search_dirs=(), lint: bool = True) -> Compiled:
+    return compile_source(read_source(path), str(path), search_dirs=search_dirs, lint=lint)
+
+
+__all__ = ["Compiled", "compile_file", "compile_source", "read_source", "Warning_"]

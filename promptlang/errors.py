@@ -1,0 +1,62 @@
+"""PromptError and diagnostic formatting: ``FILE:LINE:COL: error: message``, the line, a caret."""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+from .ast import Span
+
+
+class PromptError(Exception):
+    """The one error type a user of promptlang ever sees."""
+
+    def __init__(self, message: str, span: Span | None = None, *, source: str | None = None,
+                 hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.span = span
+        self.source = source
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return format_diagnostic("error", self.message, self.span, self.source, self.hint)
+
+
+@dataclass(frozen=True, slots=True)
+class Warning_:
+    message: str
+    span: Span | None = None
+    source: str | None = None
+
+    def __str__(self) -> str:
+        return format_diagnostic("warning", self.message, self.span, self.source)
+
+
+def format_diagnostic(kind: str, message: str, span: Span | None, source: str | None,
+                      hint: str | None = None) -> str:
+    if span is None:
+        text = f"{kind}: {message}"
+    else:
+        text = f"{span.file}:{span.line}:{span.column}: {kind}: {message}"
+        if source is not None:
+            lines = source.splitlines() or [""]
+            if 0 < span.line <= len(lines):
+                line = lines[span.line - 1].expandtabs(1)
+                width = span.end_column - span.column if span.end_line == span.line else 1
+                text += f"\n    {line}\n    {' ' * (span.column - 1)}{'^' * max(1, width)}"
+    if hint:
+        text += f"\n    = hint: {hint}"
+    return text
+
+
+def suggest(word: str, choices) -> str:
+    """`; did you mean `x`?` or an empty string."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean `{close[0]}`?" if close else ""
+
+
+def span_at(file: str, source: str, offset: int, length: int = 1) -> Span:
+    """A span from a character offset (for errors found outside the parser)."""
+    line = source.count("\n", 0, offset) + 1
+    col = offset - (source.rfind("\n", 0, offset) + 1) + 1
+    return Span(file, line, col, line, col + max(1, length), offset, offset + length)

@@ -1,0 +1,371 @@
+"""AST + catalogs -> IR: extends, defaults, catalog lookup, templating, weights, negatives."""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from . import ast, catalog, ir, template
+from .errors import PromptError, Warning_, suggest
+
+MAX_EXTENDS_DEPTH = 64
+MAX_FRAGMENTS = 2_000
+
+
+# ---------------------------------------------------------------- scope
+
+@dataclass
+class Scope:
+    """The catalogs a file can see, in lookup order (later shadows earlier)."""
+
+    catalogs: list = field(default_factory=list)
+
+    def by_name(self, name: str):
+        for cat in reversed(self.catalogs):
+            if cat.name == name:
+                return cat
+        return None
+
+    def lookup(self, section: str, ref: ast.Ref):
+        if ref.catalog is not None:
+            cat = self.by_name(ref.catalog)
+            if cat is None:
+                names = [c.name for c in self.catalogs]
+                raise PromptError(f"no catalog named `{ref.catalog}` is in use{suggest(ref.catalog, names)}",
+                                  ref.span, hint="catalogs in use: " + (", ".join(names) or "none"))
+            entry = cat.get(section, ref.name)
+            if entry is None:
+                raise self._unknown(section, ref, cat.entries.get(section, {}).keys())
+            return entry
+        for cat in reversed(self.catalogs):
+            entry = cat.get(section, ref.name)
+            if entry is not None:
+                return entry
+        raise self._unknown(section, ref, {k for c in self.catalogs for k in c.entries.get(section, {})})
+
+    def _unknown(self, section: str, ref: ast.Ref, keys) -> PromptError:
+        elsewhere = [s for s in catalog.SECTIONS if s != section
+                     and any(c.get(s, ref.name) for c in self.catalogs
+                             if ref.catalog is None or c.name == ref.catalog)]
+        hint = None
+        if elsewhere:
+            hint = f"`{ref.name}` is a {elsewhere[0]} entry; put it in the `{elsewhere[0]}` slot"
+        elif not self.catalogs:
+            hint = "no catalog is in use: add `use core` at the top of the file"
+        else:
+            hint = f'to use these words as they are, quote them: "{ref.name.replace("_", " ")}"'
+        return PromptError(f"unknown {section} `{ref.qualified}`{suggest(ref.name, keys)}", ref.span, hint=hint)
+
+
+def load_scope(file: ast.File, search_dirs=()) -> Scope:
+    """Load every catalog the file's `use` lines name, with their `requires`, in order."""
+    scope, seen = Scope(), {}
+    base = Path(file.path).parent if file.path and not file.path.startswith("<") else Path.cwd()
+    for use in file.uses:
+        if use.is_path:
+            path = catalog.confined(base, use.target, what="catalog path", span=use.span, source=file.source)
+            if not path.is_file():
+                raise PromptError(f"catalog file not found: {use.target} (looked for {path})", use.span,
+                                  source=file.source)
+        else:
+            path = catalog.find(use.target, search_dirs)
+            if path is None:
+                names = catalog.bundled_names() + [p.stem for d in search_dirs for p in Path(d).glob("*.yaml")]
+                raise PromptError(f"no catalog named `{use.target}`{suggest(use.target, names)}", use.span,
+                                  source=file.source, hint="bundled catalogs: " + ", ".join(catalog.bundled_names())
+                                  + '; a file is used with a quoted path: use "./team.yaml"')
+        _add(scope, path, seen, search_dirs, depth=0, stack=())
+    return scope
+
+
+def _add(scope: Scope, path: Path, seen: dict, search_dirs, depth: int, stack: tuple) -> None:
+    key = str(path.resolve())
+    if key in stack:
+        raise PromptError(f"catalog {path} requires itself (through {' -> '.join(stack)})")
+    if key in seen:
+        if seen[key] not in scope.catalogs:
+            scope.catalogs.append(seen[key])
+        return
+    if depth > catalog.MAX_REQUIRES_DEPTH:
+        raise PromptError(f"catalog {path}: `requires` nests deeper than {catalog.MAX_REQUIRES_DEPTH}")
+    cat = catalog.load(path, display=_display(path))
+    for req in cat.requires:
+        if req.endswith((".yaml", ".yml")) or "/" in req:
+            dep = catalog.confined(path.parent, req, what=f"{cat.path}: requires", span=None, source=None)
+            if not dep.is_file():
+                raise PromptError(f"{cat.path}: requires: catalog file not found: {req}")
+        else:
+            dep = catalog.find(req, [path.parent, *search_dirs])
+            if dep is None:
+                raise PromptError(f"{cat.path}: requires: no catalog named `{req}`")
+        _add(scope, dep, seen, search_dirs, depth + 1, stack + (key,))
+    seen[key] = cat
+    scope.catalogs = [c for c in scope.catalogs if c is not cat] + [cat]
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+# ---------------------------------------------------------------- prompts
+
+@dataclass
+class _Merged:
+    slots: dict
+    params: dict
+
+
+def resolve(file: ast.File, scope: Scope) -> tuple[list[ir.Prompt], list[Warning_]]:
+    """Every prompt of the file, in file order, as IR; plus warnings."""
+    try:
+        return _resolve(file, scope)
+    except PromptError as exc:
+        if exc.source is None and exc.span is not None and exc.span.file == file.path:
+            exc.source = file.source
+        raise
+
+
+def _resolve(file: ast.File, scope: Scope):
+    decls: dict[str, ast.PromptDecl] = {}
+    for decl in file.prompts:
+        if decl.name in decls:
+            raise PromptError(f"a prompt named `{decl.name}` is already defined on line "
+                              f"{decls[decl.name].span.line}", decl.span)
+        decls[decl.name] = decl
+    if file.defaults is not None:
+        _check_block(file.defaults)
+    warnings: list[Warning_] = []
+    prompts = []
+    for decl in file.prompts:
+        merged = _merge(decl, decls, file.defaults)
+        prompts.append(_build(decl, merged, scope, warnings))
+    for w in warnings:
+        object.__setattr__(w, "source", file.source) if w.source is None else None
+    return prompts, warnings
+
+
+def _check_block(block: ast.Block) -> None:
+    names = {p.name for p in block.params}
+    if {"size", "aspect"} <= names:
+        second = next(p for p in block.params if p.name in ("size", "aspect") and p is not
+                      next(q for q in block.params if q.name in ("size", "aspect")))
+        raise PromptError("give either `size` or `aspect`, not both", second.span)
+
+
+def _merge(decl: ast.PromptDecl, decls: dict, defaults: ast.Block | None) -> _Merged:
+    chain, cursor = [], decl
+    while True:
+        _check_block(cursor.body)
+        chain.append(cursor)
+        if cursor.parent is None:
+            break
+        if cursor.parent not in decls:
+            raise PromptError(f"`{cursor.name}` extends `{cursor.parent}`, which is not defined in this file"
+                              f"{suggest(cursor.parent, decls)}", cursor.parent_span)
+        parent = decls[cursor.parent]
+        if parent in chain or len(chain) > MAX_EXTENDS_DEPTH:
+            cycle = " -> ".join([c.name for c in chain] + [parent.name])
+            raise PromptError(f"`extends` goes round in a circle: {cycle}", cursor.parent_span)
+        cursor = parent
+    blocks = ([defaults] if defaults else []) + [c.body for c in reversed(chain)]
+    slots, params = {}, {}
+    for block in blocks:
+        for slot in block.slots:
+            slots[slot.name] = slot
+        stated = {p.name for p in block.params}
+        if "size" in stated:
+            params.pop("aspect", None)
+        if "aspect" in stated:
+            params.pop("size", None)
+        for param in block.params:
+            params[param.name] = param
+    return _Merged(slots, params)
+
+
+def _params(params: dict) -> ir.Params:
+    values = {name: p.value for name, p in params.items()}
+    out = ir.Params()
+    kwargs = {k: v for k, v in values.items() if k in ("model", "steps", "guidance", "seed", "scheduler", "images")}
+    if "size" in values:
+        kwargs["width"], kwargs["height"] = values["size"]
+    if "aspect" in values:
+        w, h = values["aspect"]
+        model = (values.get("model") or "").lower()
+        side = 1024 if "xl" in model else 512
+        kwargs["width"] = max(64, int(round(side * math.sqrt(w / h) / 8)) * 8)
+        kwargs["height"] = max(64, int(round(side * math.sqrt(h / w) / 8)) * 8)
+        kwargs["aspect"] = (w, h)
+    return replace(out, **kwargs)
+
+
+def _build(decl: ast.PromptDecl, merged: _Merged, scope: Scope, warnings: list) -> ir.Prompt:
+    slots = merged.slots
+    if "subject" not in slots and "format" not in slots and "style" not in slots:
+        raise PromptError(f"prompt `{decl.name}` has nothing to draw: give it a `subject` (or a `format`/`style`)",
+                          decl.span)
+    subject = [piece for phrase in (slots["subject"].phrases if "subject" in slots else ())
+               for piece in _subject_pieces(phrase, scope)]
+    plain_subject = ir.join_text(_merge_equal(subject)) if subject else ""
+    positive: list[ir.Fragment] = []
+    negative_terms: list[tuple[ir.Fragment, ast.Span]] = []
+    subject_placed = False
+
+    def add_entry(entry, ref: ast.Ref, out: list):
+        nonlocal subject_placed
+        where = f"{entry.catalog}: {entry.section}.{entry.key}"
+        pieces, mode = template.render(entry.text, where, plain_subject)
+        weight = entry.weight * ref.weight
+        if mode == "plain":
+            warnings.append(Warning_(f"{where} changes the subject with a filter, so weights on subject "
+                                     "pieces are lost there", ref.span))
+        frags = []
+        for i, text in enumerate(pieces):
+            if i:
+                placed = [replace(f, weight=f.weight * weight) for f in subject]
+                if placed:
+                    placed[0] = replace(placed[0], join=_trailing_join(pieces[i - 1]))
+                frags.extend(placed)
+                subject_placed = True
+            frags.extend(_split_text(text, weight, ref.span, first_join="" if i else ", "))
+        if not frags:
+            return
+        frags[0] = replace(frags[0], join=", ")
+        out.extend(frags)
+        if entry.negative:
+            negative_terms.append((ir.Fragment(entry.negative, 1.0, ", ", ref.span), ref.span))
+
+    formats: list[ir.Fragment] = []
+    for phrase in slots["format"].phrases if "format" in slots else ():
+        item = phrase.pieces[0]
+        if isinstance(item, ast.Literal):
+            formats.extend(_split_text(item.text, item.weight, item.span, first_join=", "))
+        else:
+            add_entry(scope.lookup("format", item), item, formats)
+    if subject and not subject_placed:
+        positive.extend(subject)
+    positive.extend(formats)
+    for name in ("style", "quality"):
+        for phrase in slots[name].phrases if name in slots else ():
+            item = phrase.pieces[0]
+            if isinstance(item, ast.Literal):
+                positive.extend(_split_text(item.text, item.weight, item.span, first_join=", "))
+            else:
+                add_entry(scope.lookup(name, item), item, positive)
+
+    negative: list[ir.Fragment] = []
+    for phrase in slots["negative"].phrases if "negative" in slots else ():
+        item = phrase.pieces[0]
+        if isinstance(item, ast.Literal):
+            negative.extend(_split_text(item.text, item.weight, item.span, first_join=", "))
+        else:
+            entry = scope.lookup("negative", item)
+            where = f"{entry.catalog}: negative.{entry.key}"
+            for text in template.render(entry.text, where)[0]:
+                negative.extend(_split_text(text, entry.weight * item.weight, item.span, first_join=", "))
+    negative.extend(f for f, _ in negative_terms)
+    negative = _dedupe_terms(negative)
+    positive = _merge_equal(positive)
+    if positive:
+        positive[0] = replace(positive[0], join="")
+    if negative:
+        negative[0] = replace(negative[0], join="")
+    if len(positive) + len(negative) > MAX_FRAGMENTS:
+        raise PromptError(f"prompt `{decl.name}` expands to more than {MAX_FRAGMENTS:,} fragments", decl.span)
+    _overlap_warnings(decl, positive, negative, warnings)
+    return ir.Prompt(decl.name, tuple(positive), tuple(negative), _params(merged.params), decl.span)
+
+
+def _subject_pieces(phrase: ast.Phrase, scope: Scope) -> list[ir.Fragment]:
+    out = []
+    for i, item in enumerate(phrase.pieces):
+        if isinstance(item, ast.Ref):
+            raise PromptError(f"`subject` takes quoted words, not the name `{item.qualified}`", item.span,
+                              hint=f'write it in quotes: "{item.name.replace("_", " ")}"')
+        for j, frag in enumerate(_split_text(item.text, item.weight, item.span)):
+            out.append(replace(frag, join=(" " if i else ", ") if j == 0 else frag.join))
+    return out
+
+
+_LEAD = re.compile(r"^[\s,]+")
+_TRAIL = re.compile(r"[\s,]+$")
+
+
+def _split_text(text: str, weight: float, span, first_join: str = ", ") -> list[ir.Fragment]:
+    """One piece of final text as a fragment, its surrounding commas and spaces moved into `join`."""
+    lead = _LEAD.match(text)
+    body = _TRAIL.sub("", _LEAD.sub("", text))
+    body = re.sub(r"\s+", " ", body)
+    if not body:
+        return []
+    join = first_join
+    if lead:
+        join = ", " if "," in lead.group(0) else " "
+    return [ir.Fragment(body, weight, join, span)]
+
+
+def _trailing_join(text: str) -> str:
+    """The separator between template text and the subject that follows it."""
+    tail = _TRAIL.search(text)
+    if not text.strip(" ,"):
+        return ", "
+    if tail is None:
+        return ""
+    return ", " if "," in tail.group(0) else " "
+
+
+def _merge_equal(frags: list[ir.Fragment]) -> list[ir.Fragment]:
+    out: list[ir.Fragment] = []
+    for frag in frags:
+        if out and out[-1].weight == frag.weight:
+            out[-1] = replace(out[-1], text=out[-1].text + frag.join + frag.text)
+        else:
+            out.append(frag)
+    return out
+
+
+def _terms(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _dedupe_terms(frags: list[ir.Fragment]) -> list[ir.Fragment]:
+    """Drop negative terms already said earlier (case-insensitive); keep the first weight."""
+    seen, out = set(), []
+    for frag in frags:
+        kept = []
+        for term in _terms(frag.text):
+            if term.lower() not in seen:
+                seen.add(term.lower())
+                kept.append(term)
+        if kept:
+            out.append(replace(frag, text=", ".join(kept), join=", "))
+    return out
+
+
+def _overlap_warnings(decl, positive, negative, warnings) -> None:
+    pos_terms = {t.lower() for f in positive for t in _terms(f.text)}
+    for frag in negative:
+        for term in _terms(frag.text):
+            if term.lower() in pos_terms:
+                warnings.append(Warning_(f"prompt `{decl.name}`: `{term}` is in both the positive and the "
+                                         "negative prompt; they pull against each other",
+                                         frag.span or decl.span))
+
+
+def resolve_slot_text(slot: ast.Slot, scope: Scope) -> str:
+    """One slot's own words (templates rendered without the subject), for per-slot token counts."""
+    section = None if slot.name == "subject" else slot.name
+    words = []
+    for phrase in slot.phrases:
+        parts = []
+        for item in phrase.pieces:
+            if isinstance(item, ast.Literal):
+                parts.append(item.text)
+            else:
+                entry = scope.lookup(section, item)
+                parts.append(" ".join(p.strip() for p in template.render(entry.text, entry.key)[0]))
+        words.append(" ".join(parts))
+    return ", ".join(words)

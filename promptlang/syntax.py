@@ -1,0 +1,323 @@
+"""Parse `.prompt` text into the AST (Lark LALR, built once per process).
+
+Lark errors never escape: each becomes a :class:`PromptError` with the file, line,
+column and an English label (``match_examples`` against known mistakes).
+"""
+from __future__ import annotations
+
+import math
+import re
+from functools import lru_cache
+
+from lark import Lark, Token, Tree
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from . import ast
+from .errors import PromptError, span_at, suggest
+from .resources import grammar_file
+
+SLOTS = ("subject", "format", "style", "quality", "negative")
+PARAMS = ("model", "size", "aspect", "steps", "guidance", "seed", "scheduler", "images")
+MAX_SOURCE = 1_000_000  # characters; a .prompt file is hand-written text
+
+PLUS, MINUS = 1.1, 0.9  # Compel's attention bases
+
+
+@lru_cache(maxsize=None)
+def parser() -> Lark:
+    return Lark(grammar_file().read_text(encoding="utf-8"), parser="lalr",
+                propagate_positions=True, maybe_placeholders=False)
+
+
+def parse(source: str, path: str = "<string>") -> ast.File:
+    """Parse one `.prompt` file's text; raise PromptError on any mistake."""
+    if len(source) > MAX_SOURCE:
+        raise PromptError(f"file is too large ({len(source):,} characters; at most {MAX_SOURCE:,})",
+                          span_at(path, source, 0), source=source)
+    if "\x00" in source:
+        raise PromptError("file contains a NUL character (is it a binary file?)",
+                          span_at(path, source, source.index("\x00")), source=source)
+    try:
+        tree = parser().parse(source)
+    except UnexpectedInput as exc:
+        raise _syntax_error(exc, source, path) from None
+    return _Builder(path, source).file(tree)
+
+
+# ---------------------------------------------------------------- errors
+
+_EXAMPLES = {
+    "missing `}` at the end of the block": [
+        'prompt a { subject "x"',
+        'prompt a {\n subject "x"\n',
+        'defaults { steps 3\n',
+        'prompt a {\n subject "x"\nprompt b {}',
+        'prompt a {\n subject "x"\nuse core',
+    ],
+    "missing `{` after the prompt's name": [
+        'prompt a subject "x"',
+        'prompt a\n subject "x"',
+        'prompt a extends b subject',
+        'defaults steps 3',
+        'defaults\n{',
+        'prompt a\n{',
+    ],
+    "expected a name after `prompt`": ['prompt {', 'prompt "a" {', 'prompt\n'],
+    "expected the parent prompt's name after `extends`": ['prompt a extends {', 'prompt a extends "b" {'],
+    "expected a catalog name or a quoted path after `use`": ['use\n', 'use {', 'use 3'],
+    "a list ends after a comma: another item is missing": [
+        'prompt a { quality x, }', 'prompt a { quality x,\n}', 'prompt a { quality x, , y }',
+        'prompt a { quality x,\n\n}',
+    ],
+    "expected a number after `:` (a weight such as `:1.3`)": [
+        'prompt a { style x: }', 'prompt a { style x:\n}', 'prompt a { style x:y }',
+        'prompt a { style "x": "y" }',
+    ],
+    "fields belong inside a `prompt NAME { … }` or `defaults { … }` block": [
+        'subject "x"', 'steps 3', 'use core\nsubject "x"',
+    ],
+    "each statement starts on a new line": [
+        'use core use x', 'prompt a {} prompt b {}', 'use core prompt a {}',
+        'prompt a { subject "x" }  steps 4',
+    ],
+    "unexpected `}`: there is no open block to close": ['}', 'prompt a {}\n}', 'prompt a {} }'],
+    "a `.` must be followed by a catalog entry's name (as in `core.van_gogh`)": [
+        'prompt a { style core. }', 'prompt a { style core.\n}', 'prompt a { style core."x" }',
+    ],
+}
+
+_FRIENDLY = {
+    "NAME": "a name", "STRING": "a quoted string", "NUMBER": "a number", "SIZE": "a size such as 768x512",
+    "RATIO": "a ratio such as 16:9", "SIGNED_NUMBER": "a number", "PLUSES": "`+`", "MINUSES": "`-`",
+    "_NL": "a new line", "LBRACE": "`{`", "RBRACE": "`}`", "COMMA": "`,`", "COLON": "`:`", "DOT": "`.`",
+    "USE": "`use`", "PROMPT": "`prompt`", "DEFAULTS": "`defaults`", "EXTENDS": "`extends`",
+    "$END": "the end of the file",
+}
+
+
+def _describe(tok) -> str:
+    if tok is None or getattr(tok, "type", None) == "$END":
+        return "the end of the file"
+    if tok.type == "_NL":
+        return "the end of the line"
+    value = str(tok)
+    return f"`{value[:40]}`" if value.strip() else _FRIENDLY.get(tok.type, tok.type)
+
+
+@lru_cache(maxsize=None)
+def _examples_parser():
+    return parser()
+
+
+def _syntax_error(exc: UnexpectedInput, source: str, path: str) -> PromptError:
+    pos = getattr(exc, "pos_in_stream", None)
+    if isinstance(exc, UnexpectedEOF) or pos is None:
+        pos = len(source)
+        tok = getattr(exc, "token", None)
+        if tok is not None and getattr(tok, "start_pos", None) is not None:
+            pos = tok.start_pos
+    length = 1
+    if isinstance(exc, UnexpectedCharacters):
+        char = source[pos] if pos < len(source) else ""
+        if char == '"':
+            end = source.find("\n", pos)
+            end = len(source) if end < 0 else end
+            if re.search(r'\\[^"\\]', source[pos:end]) and source.count('"', pos, end) >= 2:
+                bad = re.search(r'\\([^"\\])', source[pos:end])
+                at = pos + bad.start()
+                return PromptError(f"unknown escape `\\{bad.group(1)}` in a string (only `\\\"` and `\\\\` "
+                                   "are escapes)", span_at(path, source, at, 2), source=source,
+                                   hint="write `\\\\` for a literal backslash")
+            return PromptError("unterminated string: a `\"` is not closed on this line",
+                               span_at(path, source, pos, max(1, end - pos)), source=source)
+        shown = f"`{char}`" if char.isprintable() else f"U+{ord(char):04X}"
+        message = _label(exc) or f"unexpected character {shown}"
+        return PromptError(message, span_at(path, source, pos), source=source)
+    tok = getattr(exc, "token", None)
+    if tok is not None and getattr(tok, "end_pos", None) is not None and tok.type != "$END":
+        length = max(1, min(tok.end_pos, source.find("\n", pos) if "\n" in source[pos:] else len(source)) - pos)
+    label = _label(exc)
+    if label is None:
+        expected = sorted({_FRIENDLY.get(t, f"`{t.lower()}`") for t in (getattr(exc, "expected", None) or [])
+                           if not t.startswith("__")})
+        label = f"unexpected {_describe(tok)}"
+        if expected and len(expected) <= 6:
+            label += "; expected " + ", ".join(expected)
+    return PromptError(label, span_at(path, source, min(pos, len(source)), length), source=source)
+
+
+def _label(exc: UnexpectedInput) -> str | None:
+    try:
+        return exc.match_examples(_examples_parser().parse, _EXAMPLES, use_accepts=True)
+    except Exception:  # match_examples is a heuristic; never let it mask the real error
+        return None
+
+
+# ---------------------------------------------------------------- tree -> AST
+
+class _Builder:
+    def __init__(self, path: str, source: str):
+        self.path = path
+        self.source = source
+
+    def span(self, node) -> ast.Span:
+        if isinstance(node, Token):
+            return ast.Span(self.path, node.line, node.column, node.end_line, node.end_column,
+                            node.start_pos, node.end_pos)
+        m = node.meta
+        return ast.Span(self.path, m.line, m.column, m.end_line, m.end_column, m.start_pos, m.end_pos)
+
+    def error(self, message: str, node, hint: str | None = None) -> PromptError:
+        return PromptError(message, self.span(node), source=self.source, hint=hint)
+
+    def file(self, tree: Tree) -> ast.File:
+        uses, prompts, defaults = [], [], None
+        for node in tree.children:
+            if node.data == "use":
+                tok = node.children[0]
+                if tok.type == "STRING":
+                    uses.append(ast.Use(self.string(tok), True, self.span(tok)))
+                else:
+                    uses.append(ast.Use(str(tok), False, self.span(tok)))
+            elif node.data == "defaults":
+                if defaults is not None:
+                    raise self.error("a second `defaults` block; a file has at most one", node)
+                defaults = self.block(node.children[0])
+            else:
+                prompts.append(self.prompt(node))
+        return ast.File(self.path, self.source, tuple(uses), defaults, tuple(prompts))
+
+    def prompt(self, node: Tree) -> ast.PromptDecl:
+        name_tok = node.children[0]
+        parent_tok = node.children[1] if len(node.children) == 3 else None
+        body = self.block(node.children[-1])
+        return ast.PromptDecl(str(name_tok), str(parent_tok) if parent_tok else None, body,
+                              self.span(name_tok), self.span(parent_tok) if parent_tok else None)
+
+    def block(self, node: Tree) -> ast.Block:
+        slots, params, seen = [], [], {}
+        for field in node.children:
+            key_tok, phrases = field.children[0], field.children[1:]
+            key = str(key_tok)
+            if key not in SLOTS and key not in PARAMS:
+                raise self.error(f"unknown slot or setting `{key}`{suggest(key, SLOTS + PARAMS)}", key_tok,
+                                 hint="slots: " + ", ".join(SLOTS) + "; settings: " + ", ".join(PARAMS)
+                                 + " (a list goes on to the next line only after a comma)")
+            if key in seen:
+                raise self.error(f"`{key}` is given twice in this block (first on line {seen[key].line})", key_tok)
+            seen[key] = key_tok
+            if not phrases:
+                raise self.error(f"`{key}` needs a value", key_tok)
+            if key in SLOTS:
+                slots.append(ast.Slot(key, tuple(self.phrase(key, p) for p in phrases), self.span(field)))
+            else:
+                params.append(self.param(key, key_tok, phrases, field))
+        return ast.Block(tuple(slots), tuple(params), self.span(node))
+
+    def phrase(self, slot: str, node: Tree) -> ast.Phrase:
+        pieces = [self.piece(slot, p) for p in node.children]
+        if len(pieces) > 1 and slot != "subject":
+            raise self.error(f"missing comma: items in `{slot}` are separated by commas "
+                             "(only `subject` joins pieces written side by side)", node.children[1])
+        return ast.Phrase(tuple(pieces), self.span(node))
+
+    def piece(self, slot: str, node: Tree) -> ast.Item:
+        atom, weight = node.children[0], 1.0
+        if len(node.children) > 1:
+            weight = self.weight(node.children[1])
+        if isinstance(atom, Tree):  # ref
+            parts = [str(t) for t in atom.children]
+            catalog, name = (parts[0], parts[1]) if len(parts) == 2 else (None, parts[0])
+            return ast.Ref(catalog, name, weight, self.span(atom))
+        if atom.type == "STRING":
+            return ast.Literal(self.string(atom), weight, self.span(node))
+        raise self.error(f"`{atom}` is not an item of `{slot}`: write a catalog name or a quoted string",
+                         atom, hint=f'to use it as words, quote it: "{atom}"')
+
+    def weight(self, node: Tree) -> float:
+        tok = node.children[0]
+        if node.data == "plus_weight":
+            return PLUS ** len(tok)
+        if node.data == "minus_weight":
+            return MINUS ** len(tok)
+        value = float(tok)
+        if not math.isfinite(value) or abs(value) > 100:
+            raise self.error(f"weight {tok} is out of range (-100 to 100)", tok)
+        return value
+
+    def string(self, tok: Token) -> str:
+        body = str(tok)[1:-1]
+        out, i = [], 0
+        while i < len(body):
+            ch = body[i]
+            if ch == "\\":
+                nxt = body[i + 1]
+                if nxt not in '"\\':
+                    start = tok.start_pos + 1 + i
+                    raise PromptError(f"unknown escape `\\{nxt}` in a string (only `\\\"` and `\\\\` are escapes)",
+                                      span_at(self.path, self.source, start, 2), source=self.source,
+                                      hint="write `\\\\` for a literal backslash")
+                out.append(nxt)
+                i += 2
+            else:
+                out.append(ch)
+                i += 1
+        return "".join(out)
+
+    def param(self, key: str, key_tok: Token, phrases: list, field: Tree) -> ast.Param:
+        if len(phrases) > 1 or len(phrases[0].children) > 1:
+            raise self.error(f"`{key}` takes one value", phrases[1] if len(phrases) > 1 else phrases[0].children[1])
+        piece = phrases[0].children[0]
+        if len(piece.children) > 1:
+            raise self.error(f"`{key}` takes no weight", piece.children[1])
+        atom = piece.children[0]
+        kind = atom.type if isinstance(atom, Token) else "NAME"
+        text = self.string(atom) if kind == "STRING" else "".join(
+            atom.children if isinstance(atom, Tree) else [str(atom)])
+        value = self._param_value(key, kind, text, atom)
+        return ast.Param(key, value, self.span(field))
+
+    def _param_value(self, key: str, kind: str, text: str, atom):
+        def need(expected: str):
+            return self.error(f"`{key}` expects {expected}, got `{text}`", atom)
+
+        if key == "model":
+            if kind != "STRING":
+                raise need('a quoted model id or path, such as "stable-diffusion-v1-5/stable-diffusion-v1-5"')
+            if not text.strip():
+                raise self.error("`model` is empty", atom)
+            return text
+        if key == "scheduler":
+            if kind not in ("STRING", "NAME"):
+                raise need('a scheduler name, such as euler_a or "DPM++ 2M Karras"')
+            return text
+        if key == "size":
+            if kind != "SIZE":
+                raise need("a size WIDTHxHEIGHT, such as 768x512")
+            w, h = (int(v) for v in text.split("x"))
+            for v in (w, h):
+                if not 64 <= v <= 4096 or v % 8:
+                    raise self.error(f"size {text}: each side must be a multiple of 8 between 64 and 4096", atom)
+            return (w, h)
+        if key == "aspect":
+            if kind != "RATIO":
+                raise need("a ratio W:H, such as 16:9")
+            w, h = (int(v) for v in text.split(":"))
+            if not (w and h) or max(w, h) / min(w, h) > 8:
+                raise self.error(f"aspect {text}: both sides must be positive and at most 8 times apart", atom)
+            return (w, h)
+        if key == "guidance":
+            if kind != "NUMBER":
+                raise need("a number, such as 7.5")
+            value = float(text)
+            if value > 50:
+                raise self.error(f"guidance {text} is out of range (0 to 50)", atom)
+            return value
+        limits = {"steps": (1, 1000), "images": (1, 64), "seed": (0, 2**32 - 1)}
+        lo, hi = limits[key]
+        if kind != "NUMBER" or "." in text:
+            raise need("a whole number")
+        value = int(text)
+        if not lo <= value <= hi:
+            raise self.error(f"`{key}` {value} is out of range ({lo} to {hi:,})", atom)
+        return value

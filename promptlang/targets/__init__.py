@@ -1,0 +1,41 @@
+"""Text targets: one module each, each with ``emit(prompt, warnings=None) -> str``.
+
+A target that cannot express something appends a message to ``warnings``
+(a list of strings) instead of dropping it silently.
+"""
+from __future__ import annotations
+
+from importlib import import_module
+
+NAMES = ("compel", "a1111", "midjourney", "plain", "json")
+
+
+def emit(target: str, prompt, warnings: list | None = None) -> str:
+    if target not in NAMES:
+        raise ValueError(f"unknown target {target!r}")
+    return import_module(f"{__name__}.{target}").emit(prompt, warnings)
+
+
+def runs(fragments):
+    """Adjacent fragments of equal weight merged: a list of (join, text, weight)."""
+    out = []
+    for i, frag in enumerate(fragments):
+        join = frag.join if i else ""
+        if out and out[-1][2] == frag.weight:
+            out[-1] = (out[-1][0], out[-1][1] + join + frag.text, frag.weight)
+        else:
+            out.append((join, frag.text, frag.weight))
+    return out
+
+
+def number(weight: float) -> str:
+    """A weight as short decimal text: 1.3, 1.21, 0.9, 2."""
+    text = f"{weight:.6f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def warn(warnings, prompt, message: str) -> None:
+    if warnings is not None:
+        text = f"prompt `{prompt.name}`: {message}"
+        if text not in warnings:
+            warnings.append(text)

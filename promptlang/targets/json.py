@@ -1,0 +1,10 @@
+"""``json``: the IR itself (DESIGN §5), one object per prompt."""
+from __future__ import annotations
+
+import json
+
+from ..ir import to_json
+
+
+def emit(prompt, warnings=None) -> str:
+    return json.dumps(to_json(prompt), ensure_ascii=False, indent=2)

@@ -1,0 +1,45 @@
+"""``midjourney``: multi-prompt weights ``text::w``, negatives as ``--no``, ``--ar`` and ``--seed``.
+
+``::`` and ``--`` inside words would start a weight or a parameter, so they are
+broken up (``: :``, ``- -``). Midjourney has no weights inside ``--no`` and no
+steps, guidance, scheduler or model settings: those are left out, with a warning
+for weighted negatives.
+"""
+from __future__ import annotations
+
+import math
+import re
+
+from ..ir import join_text
+from . import number, runs, warn
+
+
+def escape(text: str) -> str:
+    text = re.sub(r":(?=:)", ": ", text)
+    text = re.sub(r"-(?=-)", "- ", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def emit(prompt, warnings=None) -> str:
+    parts = runs(prompt.positive)
+    if all(w == 1.0 for _, _, w in parts):
+        out = escape(join_text(prompt.positive))
+    else:
+        if any(w < 0 for _, _, w in parts) and sum(w for _, _, w in parts) <= 0:
+            warn(warnings, prompt, "Midjourney needs the weights to add up to more than 0")
+        out = " ".join(f"{escape(text.strip(' ,'))}::{number(w)}" for _, text, w in parts)
+    if prompt.negative:
+        if any(f.weight != 1.0 for f in prompt.negative):
+            warn(warnings, prompt, "Midjourney's --no takes no weights; negative weights are left out")
+        out += " --no " + escape(join_text(prompt.negative))
+    p = prompt.params
+    if p.aspect:
+        w, h = p.aspect
+    else:
+        g = math.gcd(p.width, p.height)
+        w, h = p.width // g, p.height // g
+    if (w, h) != (1, 1):
+        out += f" --ar {w}:{h}"
+    if p.seed is not None:
+        out += f" --seed {p.seed}"
+    return out

@@ -69,15 +69,19 @@ def find(name: str, search_dirs=()) -> Path | None:
     return None
 
 
-def confined(base: Path, relative: str, *, what: str, span: Span | None, source: str | None) -> Path:
-    """Resolve ``relative`` against ``base`` and refuse anything that leaves ``base``."""
+def confined(base: Path, relative: str, *, what: str, folder: str, span: Span | None,
+             source: str | None) -> Path:
+    """Resolve ``relative`` against ``base`` and refuse anything that leaves ``base``.
+
+    ``folder`` names ``base`` for the user ("the folder of main.prompt").
+    """
     if os.path.isabs(relative) or relative.startswith("~"):
-        raise PromptError(f"{what} must be a path relative to {base}, not an absolute path: {relative!r}",
+        raise PromptError(f"{what} {relative!r} must be relative to {folder}, not absolute",
                           span, source=source)
     target = (base / relative).resolve()
     root = base.resolve()
     if target != root and root not in target.parents:
-        raise PromptError(f"{what} {relative!r} leaves the folder {base}; catalogs must stay inside it",
+        raise PromptError(f"{what} {relative!r} points outside {folder}; catalogs must stay inside it",
                           span, source=source,
                           hint="copy the catalog next to the file, or pass its folder with --catalogs DIR "
                                "and `use` it by name")
@@ -130,8 +134,10 @@ class _Validator:
                               span_at(self.path, self.source, mark.index) if mark else None,
                               source=self.source) from None
         except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
+            mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
             problem = getattr(exc, "problem", None) or str(exc)
+            if getattr(exc, "context", None):
+                problem = f"{exc.context}: {problem}"
             raise PromptError(f"invalid YAML: {problem}",
                               span_at(self.path, self.source, min(mark.index, len(self.source)))
                               if mark else None, source=self.source) from None
@@ -145,7 +151,7 @@ class _Validator:
             if key not in TOP_KEYS:
                 raise self.fail(str(key), f"unknown key{suggest(str(key), TOP_KEYS)} (allowed: "
                                 + ", ".join(TOP_KEYS) + ")", nodes.get(key, (root,))[0])
-        name = self.string(data, "name", nodes, required=True)
+        name = self.string(data, "name", nodes, required=True, parent=root)
         if not KEY_RE.match(name):
             raise self.fail("name", f"expected a name made of letters, digits and `_`, got {name!r}",
                             nodes["name"][1])
@@ -173,11 +179,11 @@ class _Validator:
             out[k.value if k.tag.endswith(":str") else yaml.safe_load(k.value)] = (k, v)
         return out
 
-    def string(self, data: dict, key: str, nodes: dict, *, required=False, prefix="") -> str:
+    def string(self, data: dict, key: str, nodes: dict, *, required=False, prefix="", parent=None) -> str:
         keypath = f"{prefix}{key}"
         if key not in data or data[key] is None:
             if required:
-                raise self.fail(keypath, "is missing", None)
+                raise self.fail(keypath, "is missing", nodes[key][1] if key in nodes else parent)
             return ""
         value = data[key]
         if not isinstance(value, str):
@@ -217,7 +223,7 @@ class _Validator:
             if k not in ENTRY_KEYS:
                 raise self.fail(f"{prefix}{k}", f"unknown field{suggest(str(k), ENTRY_KEYS)} (allowed: "
                                 + ", ".join(ENTRY_KEYS) + ")", nodes.get(k, (node,))[0])
-        text = self.string(data, "text", nodes, required=True, prefix=prefix)
+        text = self.string(data, "text", nodes, required=True, prefix=prefix, parent=node)
         if not text.strip():
             raise self.fail(f"{prefix}text", "is empty", nodes["text"][1])
         negative = self.string(data, "negative", nodes, prefix=prefix)

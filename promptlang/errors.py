@@ -39,7 +39,7 @@ def format_diagnostic(kind: str, message: str, span: Span | None, source: str | 
     else:
         text = f"{span.file}:{span.line}:{span.column}: {kind}: {message}"
         if source is not None:
-            lines = source.splitlines() or [""]
+            lines = source.splitlines() + [""]
             if 0 < span.line <= len(lines):
                 line = lines[span.line - 1].expandtabs(1)
                 width = span.end_column - span.column if span.end_line == span.line else 1

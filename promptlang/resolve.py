@@ -64,10 +64,11 @@ def load_scope(file: ast.File, search_dirs=()) -> Scope:
     base = Path(file.path).parent if file.path and not file.path.startswith("<") else Path.cwd()
     for use in file.uses:
         if use.is_path:
-            path = catalog.confined(base, use.target, what="catalog path", span=use.span, source=file.source)
+            path = catalog.confined(base, use.target, what="catalog path", span=use.span, source=file.source,
+                                    folder=f"the folder of {Path(file.path).name}")
             if not path.is_file():
-                raise PromptError(f"catalog file not found: {use.target} (looked for {path})", use.span,
-                                  source=file.source)
+                raise PromptError(f"catalog file not found: {use.target} (looked for {_display(path)})",
+                                  use.span, source=file.source)
         else:
             path = catalog.find(use.target, search_dirs)
             if path is None:
@@ -92,7 +93,8 @@ def _add(scope: Scope, path: Path, seen: dict, search_dirs, depth: int, stack: t
     cat = catalog.load(path, display=_display(path))
     for req in cat.requires:
         if req.endswith((".yaml", ".yml")) or "/" in req:
-            dep = catalog.confined(path.parent, req, what=f"{cat.path}: requires", span=None, source=None)
+            dep = catalog.confined(path.parent, req, what=f"{cat.path}: requires", span=None, source=None,
+                                   folder="the catalog's folder")
             if not dep.is_file():
                 raise PromptError(f"{cat.path}: requires: catalog file not found: {req}")
         else:
@@ -217,9 +219,10 @@ def _build(decl: ast.PromptDecl, merged: _Merged, scope: Scope, warnings: list) 
     def add_entry(entry, ref: ast.Ref, out: list):
         nonlocal subject_placed
         where = f"{entry.catalog}: {entry.section}.{entry.key}"
-        pieces, mode = template.render(entry.text, where, plain_subject)
+        pieces, mode = _render(entry, scope, plain_subject)
         weight = entry.weight * ref.weight
         if mode == "plain":
+            subject_placed = True
             warnings.append(Warning_(f"{where} changes the subject with a filter, so weights on subject "
                                      "pieces are lost there", ref.span))
         frags = []
@@ -263,8 +266,7 @@ def _build(decl: ast.PromptDecl, merged: _Merged, scope: Scope, warnings: list) 
             negative.extend(_split_text(item.text, item.weight, item.span, first_join=", "))
         else:
             entry = scope.lookup("negative", item)
-            where = f"{entry.catalog}: negative.{entry.key}"
-            for text in template.render(entry.text, where)[0]:
+            for text in _render(entry, scope)[0]:
                 negative.extend(_split_text(text, entry.weight * item.weight, item.span, first_join=", "))
     negative.extend(f for f, _ in negative_terms)
     negative = _dedupe_terms(negative)
@@ -277,6 +279,16 @@ def _build(decl: ast.PromptDecl, merged: _Merged, scope: Scope, warnings: list) 
         raise PromptError(f"prompt `{decl.name}` expands to more than {MAX_FRAGMENTS:,} fragments", decl.span)
     _overlap_warnings(decl, positive, negative, warnings)
     return ir.Prompt(decl.name, tuple(positive), tuple(negative), _params(merged.params), decl.span)
+
+
+def _render(entry, scope: Scope, plain_subject: str = ""):
+    """Render an entry's template; a failure points at the entry's text in its catalog."""
+    try:
+        return template.render(entry.text, f"{entry.section}.{entry.key}.text", plain_subject)
+    except PromptError as exc:
+        cat = scope.by_name(entry.catalog)
+        exc.span, exc.source = entry.span, cat.source if cat else None
+        raise
 
 
 def _subject_pieces(phrase: ast.Phrase, scope: Scope) -> list[ir.Fragment]:
@@ -366,6 +378,6 @@ def resolve_slot_text(slot: ast.Slot, scope: Scope) -> str:
                 parts.append(item.text)
             else:
                 entry = scope.lookup(section, item)
-                parts.append(" ".join(p.strip() for p in template.render(entry.text, entry.key)[0]))
+                parts.append(" ".join(p.strip() for p in _render(entry, scope)[0]))
         words.append(" ".join(parts))
     return ", ".join(words)

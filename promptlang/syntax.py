@@ -47,7 +47,7 @@ def parse(source: str, path: str = "<string>") -> ast.File:
 # ---------------------------------------------------------------- errors
 
 _EXAMPLES = {
-    "missing `}` at the end of the block": [
+    "missing `}`: a block is not closed before this point": [
         'prompt a { subject "x"',
         'prompt a {\n subject "x"\n',
         'defaults { steps 3\n',
@@ -104,11 +104,6 @@ def _describe(tok) -> str:
     return f"`{value[:40]}`" if value.strip() else _FRIENDLY.get(tok.type, tok.type)
 
 
-@lru_cache(maxsize=None)
-def _examples_parser():
-    return parser()
-
-
 def _syntax_error(exc: UnexpectedInput, source: str, path: str) -> PromptError:
     pos = getattr(exc, "pos_in_stream", None)
     if isinstance(exc, UnexpectedEOF) or pos is None:
@@ -131,8 +126,7 @@ def _syntax_error(exc: UnexpectedInput, source: str, path: str) -> PromptError:
             return PromptError("unterminated string: a `\"` is not closed on this line",
                                span_at(path, source, pos, max(1, end - pos)), source=source)
         shown = f"`{char}`" if char.isprintable() else f"U+{ord(char):04X}"
-        message = _label(exc) or f"unexpected character {shown}"
-        return PromptError(message, span_at(path, source, pos), source=source)
+        return PromptError(f"unexpected character {shown}", span_at(path, source, pos), source=source)
     tok = getattr(exc, "token", None)
     if tok is not None and getattr(tok, "end_pos", None) is not None and tok.type != "$END":
         length = max(1, min(tok.end_pos, source.find("\n", pos) if "\n" in source[pos:] else len(source)) - pos)
@@ -147,10 +141,35 @@ def _syntax_error(exc: UnexpectedInput, source: str, path: str) -> PromptError:
 
 
 def _label(exc: UnexpectedInput) -> str | None:
-    try:
-        return exc.match_examples(_examples_parser().parse, _EXAMPLES, use_accepts=True)
-    except Exception:  # match_examples is a heuristic; never let it mask the real error
+    """The label of the known mistake that fails in the same parser state (and, best, on the same token).
+
+    Like Lark's ``match_examples``, but comparing only the state on top of the stack,
+    so an example matches whatever statements come before the mistake.
+    """
+    state = getattr(exc, "state", None)
+    if state is None:
         return None
+    token_type = getattr(getattr(exc, "token", None), "type", None)
+    fallback = None
+    for label, example_token_type, position in _example_states():
+        if position == state.position:
+            if example_token_type == token_type:
+                return label
+            fallback = fallback or label
+    return fallback
+
+
+@lru_cache(maxsize=1)
+def _example_states() -> tuple:
+    out = []
+    for label, examples in _EXAMPLES.items():
+        for example in examples:
+            try:
+                parser().parse(example)
+            except UnexpectedInput as exc:
+                if getattr(exc, "state", None) is not None:
+                    out.append((label, getattr(getattr(exc, "token", None), "type", None), exc.state.position))
+    return tuple(out)
 
 
 # ---------------------------------------------------------------- tree -> AST

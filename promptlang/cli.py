@@ -68,6 +68,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", "-o", metavar="FILE", help="write to FILE (atomically) instead of standard output")
     catalogs_option(p)
 
+    p = command("build", "Compile every .prompt file (or every one in a folder) to every text target, "
+                         "one file per target: OUT/NAME.TARGET.", cmd_build)
+    p.add_argument("paths", nargs="+", metavar="FILE_OR_DIR")
+    p.add_argument("--out", "-o", metavar="DIR", default="out", help="output folder (default: out)")
+    p.add_argument("--targets", metavar="LIST", default=",".join(NAMES),
+                   help=f"comma-separated targets (default: {','.join(NAMES)})")
+    catalogs_option(p)
+
     p = command("tokens", "Count CLIP tokens per prompt and per slot (CLIP reads 75 at a time).", cmd_tokens)
     p.add_argument("file", metavar="FILE")
     p.add_argument("--prompt", "-p", metavar="NAME", help="only this prompt")
@@ -185,6 +193,51 @@ def cmd_compile(args) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+def prompt_files(paths) -> list[Path]:
+    files = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(path.glob("*.prompt"))
+            if not found:
+                raise PromptError(f"{path}: no .prompt files in this folder")
+            files += found
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise PromptError(f"{path}: no such file or folder")
+    return files
+
+
+def cmd_build(args) -> int:
+    from .targets import NAMES
+
+    targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+    for t in targets:
+        if t not in NAMES:
+            from .errors import suggest
+            raise PromptError(f"--targets: unknown target `{t}`{suggest(t, NAMES)} (targets: {', '.join(NAMES)})")
+    out = Path(args.out)
+    files = prompt_files(args.paths)
+    out.mkdir(parents=True, exist_ok=True)
+    failed = 0
+    for path in files:
+        try:
+            result = compile_args(args, path)
+            texts = {t: render_text(result, t, None) for t in targets}  # all in memory before writing any
+        except PromptError as exc:
+            print(str(exc), file=sys.stderr)
+            failed += 1
+            continue
+        print_warnings(result.warnings)
+        for target, (text, warnings) in texts.items():
+            print_warnings(warnings)
+            write_atomic(out / f"{path.stem}.{target}", text.encode("utf-8"))
+        print(f"{path}: {len(result.prompts)} prompts -> {out}/{path.stem}.{{{','.join(targets)}}}")
+    print(f"built {len(files) - failed} of {len(files)} files into {out}/")
+    return 1 if failed else 0
 
 
 def cmd_tokens(args) -> int:

@@ -1,7 +1,7 @@
 """Text targets: one module each, each with ``emit(prompt, warnings=None) -> str``.
 
-A target that cannot express something appends a message to ``warnings``
-(a list of strings) instead of dropping it silently.
+A target that cannot express something appends a :class:`promptlang.errors.Warning_`
+to ``warnings`` (a list) instead of dropping it silently.
 """
 from __future__ import annotations
 
@@ -35,7 +35,10 @@ def number(weight: float) -> str:
 
 
 def warn(warnings, prompt, message: str) -> None:
+    """Add a warning (once) that points at the prompt's name in its file."""
     if warnings is not None:
-        text = f"prompt `{prompt.name}`: {message}"
-        if text not in warnings:
-            warnings.append(text)
+        from ..errors import Warning_
+
+        item = Warning_(f"prompt `{prompt.name}`: {message}", prompt.span)
+        if item not in warnings:
+            warnings.append(item)

@@ -74,6 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", "-o", metavar="DIR", default="out", help="output folder (default: out)")
     p.add_argument("--targets", metavar="LIST", default=",".join(NAMES),
                    help=f"comma-separated targets (default: {','.join(NAMES)})")
+    p.add_argument("--render", metavar="MODEL",
+                   help="also render every prompt with MODEL into OUT/renders/FILE/ (builtin:tiny: a test model "
+                        "that renders noise on any machine)")
+    p.add_argument("--steps", type=int, metavar="N", help="with --render: override every prompt's steps")
+    p.add_argument("--size", metavar="WxH", help="with --render: override every prompt's size")
     catalogs_option(p)
 
     p = command("tokens", "Count CLIP tokens per prompt and per slot (CLIP reads 75 at a time).", cmd_tokens)
@@ -99,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Validate catalog files and render every template in the sandbox.")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.set_defaults(func=cmd_catalog_validate)
+    from .cli_render import add_commands
+    add_commands(command, catalogs_option)
     return parser
 
 
@@ -236,6 +243,14 @@ def cmd_build(args) -> int:
             print_warnings(warnings)
             write_atomic(out / f"{path.stem}.{target}", text.encode("utf-8"))
         print(f"{path}: {len(result.prompts)} prompts -> {out}/{path.stem}.{{{','.join(targets)}}}")
+        if args.render:
+            from .cli_render import parse_size, render_to_folder
+            from .render import effective
+
+            width, height = parse_size(args.size)
+            prompts = [effective(p, model=args.render, steps=args.steps, width=width, height=height)
+                       for p in result.prompts]
+            render_to_folder(result, prompts, out / "renders" / path.stem, progress=False, overwrite=True)
     print(f"built {len(files) - failed} of {len(files)} files into {out}/")
     return 1 if failed else 0
 

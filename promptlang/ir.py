@@ -5,7 +5,7 @@ Compel encoding, rendering). It is frozen; rewrites use ``dataclasses.replace``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .ast import Span
 
@@ -80,3 +80,20 @@ def to_json(prompt: Prompt) -> dict:
             "aspect": f"{p.aspect[0]}:{p.aspect[1]}" if p.aspect else None,
         },
     }
+
+
+def from_json(data: dict) -> Prompt:
+    """The inverse of :func:`to_json` (used to reproduce an image from its PNG)."""
+    def frags(side):
+        return tuple(Fragment(str(f["text"]), float(f["weight"]), str(f.get("join", ", "))) for f in side)
+
+    p = data["params"]
+    aspect = tuple(int(v) for v in p["aspect"].split(":")) if p.get("aspect") else None
+    params = Params(model=p.get("model"), width=int(p["width"]), height=int(p["height"]), steps=int(p["steps"]),
+                    guidance=float(p["guidance"]), seed=None if p.get("seed") is None else int(p["seed"]),
+                    scheduler=p.get("scheduler"), images=int(p.get("images", 1)), aspect=aspect)
+    positive = frags(data["positive"])
+    negative = frags(data["negative"])
+    if positive:
+        positive = (replace(positive[0], join=""),) + positive[1:]
+    return Prompt(str(data["name"]), positive, negative, params)

@@ -84,9 +84,8 @@ def _add(scope: Scope, path: Path, seen: dict, search_dirs, depth: int, stack: t
     key = str(path.resolve())
     if key in stack:
         raise PromptError(f"catalog {path} requires itself (through {' -> '.join(stack)})")
-    if key in seen:
-        if seen[key] not in scope.catalogs:
-            scope.catalogs.append(seen[key])
+    if key in seen:  # named again: it moves to the end, so it shadows what came before
+        scope.catalogs = [c for c in scope.catalogs if c is not seen[key]] + [seen[key]]
         return
     if depth > catalog.MAX_REQUIRES_DEPTH:
         raise PromptError(f"catalog {path}: `requires` nests deeper than {catalog.MAX_REQUIRES_DEPTH}")
@@ -225,6 +224,12 @@ def _build(decl: ast.PromptDecl, merged: _Merged, scope: Scope, warnings: list) 
             subject_placed = True
             warnings.append(Warning_(f"{where} changes the subject with a filter, so weights on subject "
                                      "pieces are lost there", ref.span))
+        if mode != "absent" and subject_placed:
+            warnings.append(Warning_(f"prompt `{decl.name}`: `{ref.qualified}` places the subject again; "
+                                     "it now appears twice", ref.span))
+        if mode == "placed" and not subject:
+            warnings.append(Warning_(f"prompt `{decl.name}` has no subject, but `{ref.qualified}` places one",
+                                     ref.span))
         frags = []
         for i, text in enumerate(pieces):
             if i:
@@ -245,6 +250,9 @@ def _build(decl: ast.PromptDecl, merged: _Merged, scope: Scope, warnings: list) 
     for phrase in slots["format"].phrases if "format" in slots else ():
         item = phrase.pieces[0]
         if isinstance(item, ast.Literal):
+            if "{{" in item.text or "{%" in item.text:
+                warnings.append(Warning_("a quoted format is literal text: `{{ … }}` is not filled in here; "
+                                         "templates belong in a catalog entry", item.span))
             formats.extend(_split_text(item.text, item.weight, item.span, first_join=", "))
         else:
             add_entry(scope.lookup("format", item), item, formats)
@@ -269,7 +277,7 @@ def _build(decl: ast.PromptDecl, merged: _Merged, scope: Scope, warnings: list) 
             for text in _render(entry, scope)[0]:
                 negative.extend(_split_text(text, entry.weight * item.weight, item.span, first_join=", "))
     negative.extend(f for f, _ in negative_terms)
-    negative = _dedupe_terms(negative)
+    negative = _dedupe_terms(negative, decl, warnings)
     positive = _merge_equal(positive)
     if positive:
         positive[0] = replace(positive[0], join="")
@@ -343,15 +351,20 @@ def _terms(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
-def _dedupe_terms(frags: list[ir.Fragment]) -> list[ir.Fragment]:
+def _dedupe_terms(frags: list[ir.Fragment], decl, warnings) -> list[ir.Fragment]:
     """Drop negative terms already said earlier (case-insensitive); keep the first weight."""
-    seen, out = set(), []
+    seen, out = {}, []
     for frag in frags:
         kept = []
         for term in _terms(frag.text):
-            if term.lower() not in seen:
-                seen.add(term.lower())
+            first = seen.get(term.lower())
+            if first is None:
+                seen[term.lower()] = frag.weight
                 kept.append(term)
+            elif not math.isclose(first, frag.weight):
+                warnings.append(Warning_(f"prompt `{decl.name}`: the negative `{term}` comes twice, with weights "
+                                         f"{first:g} and {frag.weight:g}; the first is kept",
+                                         frag.span or decl.span))
         if kept:
             out.append(replace(frag, text=", ".join(kept), join=", "))
     return out

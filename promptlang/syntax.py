@@ -307,9 +307,14 @@ class _Builder:
                 raise self.error("`model` is empty", atom)
             return text
         if key == "scheduler":
+            from .schedulers import SCHEDULERS, lookup, normalize
+
             if kind not in ("STRING", "NAME"):
                 raise need('a scheduler name, such as euler_a or "DPM++ 2M Karras"')
-            return text
+            if lookup(text) is None:
+                raise self.error(f"unknown scheduler `{text}`{suggest(normalize(text), SCHEDULERS)}", atom,
+                                 hint="schedulers: " + ", ".join(SCHEDULERS))
+            return lookup(text)
         if key == "size":
             if kind != "SIZE":
                 raise need("a size WIDTHxHEIGHT, such as 768x512")

@@ -1,9 +1,10 @@
 """``midjourney``: multi-prompt weights ``text::w``, negatives as ``--no``, ``--ar`` and ``--seed``.
 
 ``::`` and ``--`` inside words would start a weight or a parameter, so they are
-broken up (``: :``, ``- -``). Midjourney has no weights inside ``--no`` and no
-steps, guidance, scheduler or model settings: those are left out, with a warning
-for weighted negatives.
+broken up (``: :``, ``- -``). Midjourney has no weights inside ``--no`` (warned),
+and cannot weight a phrase inside a sentence (warned). Render settings that belong
+to diffusers (model, steps, guidance, scheduler, images) are not part of a
+Midjourney prompt and are left out.
 """
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from . import number, runs, warn
 def escape(text: str) -> str:
     text = re.sub(r":(?=:)", ": ", text)
     text = re.sub(r"-(?=-)", "- ", text)
-    return re.sub(r"\s+", " ", text).strip()
+    text = re.sub(r"\s+", " ", text).strip()
+    return text + " " if text.endswith(":") else text  # `ratio:` + `::2` must not read `:::2`
 
 
 def emit(prompt, warnings=None) -> str:
@@ -25,6 +27,9 @@ def emit(prompt, warnings=None) -> str:
     if all(w == 1.0 for _, _, w in parts):
         out = escape(join_text(prompt.positive))
     else:
+        if any(join == " " for join, _, _ in parts[1:]):
+            warn(warnings, prompt, "Midjourney weights whole parts (`text::w`): a weighted phrase inside a "
+                                   "sentence becomes a part of its own")
         if any(w < 0 for _, _, w in parts) and sum(w for _, _, w in parts) <= 0:
             warn(warnings, prompt, "Midjourney needs the weights to add up to more than 0")
         out = " ".join(f"{escape(text.strip(' ,'))}::{number(w)}" for _, text, w in parts)

@@ -68,7 +68,8 @@ def test_refs(written, catalog, name):
     ("seed 42", "seed", 42),
     ("seed 4294967295", "seed", 4294967295),
     ("scheduler euler_a", "scheduler", "euler_a"),
-    ('scheduler "DPM++ 2M Karras"', "scheduler", "DPM++ 2M Karras"),
+    ('scheduler "DPM++ 2M Karras"', "scheduler", "dpmpp_2m_karras"),
+    ("scheduler Euler_A", "scheduler", "euler_a"),
     ("images 4", "images", 4),
 ])
 def test_params(written, name, value):

@@ -11,6 +11,7 @@ import hashlib
 import os
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -89,11 +90,24 @@ def confined(base: Path, relative: str, *, what: str, folder: str, span: Span | 
 
 
 def load(path: Path | str, *, display: str | None = None) -> Catalog:
-    """Load and validate one catalog file (not its ``requires``)."""
+    """Load and validate one catalog file (not its ``requires``).
+
+    Loaded catalogs are kept per (file, size, modification time, shown name): compiling
+    many one-prompt files against the same catalog reads and validates it once.
+    """
     path = Path(path)
     shown = display or str(path)
     try:
-        raw = path.read_bytes()
+        stat = path.stat()
+    except OSError as exc:
+        raise PromptError(f"cannot read catalog {shown}: {exc.strerror or exc}") from None
+    return _load_cached(str(path.resolve()), stat.st_size, stat.st_mtime_ns, shown)
+
+
+@lru_cache(maxsize=64)
+def _load_cached(path: str, size: int, mtime_ns: int, shown: str) -> Catalog:
+    try:
+        raw = Path(path).read_bytes()
     except OSError as exc:
         raise PromptError(f"cannot read catalog {shown}: {exc.strerror or exc}") from None
     if len(raw) > MAX_FILE:

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from .ast import Span
 
 
+MAX_SHOWN = 160  # characters of a source line shown under a diagnostic
+
+
 class PromptError(Exception):
     """The one error type a user of promptlang ever sees."""
 
@@ -42,8 +45,15 @@ def format_diagnostic(kind: str, message: str, span: Span | None, source: str | 
             lines = source.splitlines() + [""]
             if 0 < span.line <= len(lines):
                 line = lines[span.line - 1].expandtabs(1)
-                width = span.end_column - span.column if span.end_line == span.line else 1
-                text += f"\n    {line}\n    {' ' * (span.column - 1)}{'^' * max(1, width)}"
+                col = span.column - 1
+                width = max(1, min(span.end_column - span.column if span.end_line == span.line else 1, MAX_SHOWN))
+                if len(line) > MAX_SHOWN:  # show a window of a very long line around the spot
+                    start = max(0, min(col - MAX_SHOWN // 4, len(line) - MAX_SHOWN))
+                    line = ("…" if start else "") + line[start:start + MAX_SHOWN] + \
+                        ("…" if start + MAX_SHOWN < len(line) else "")
+                    col = col - start + (1 if start else 0)
+                    width = min(width, MAX_SHOWN - col + 1)
+                text += f"\n    {line}\n    {' ' * col}{'^' * max(1, width)}"
     if hint:
         text += f"\n    = hint: {hint}"
     return text

@@ -11,7 +11,7 @@ import re
 SCHEDULERS: dict[str, tuple[str, dict, str]] = {
     "ddim": ("DDIMScheduler", {}, "DDIM"),
     "ddpm": ("DDPMScheduler", {}, "DDPM"),
-    "pndm": ("PNDMScheduler", {}, "PLMS"),
+    "pndm": ("PNDMScheduler", {"skip_prk_steps": True}, "PLMS"),
     "euler": ("EulerDiscreteScheduler", {}, "Euler"),
     "euler_karras": ("EulerDiscreteScheduler", {"use_karras_sigmas": True}, "Euler Karras"),
     "euler_a": ("EulerAncestralDiscreteScheduler", {}, "Euler a"),

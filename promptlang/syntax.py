@@ -97,20 +97,18 @@ _FRIENDLY = {
 
 def _describe(tok) -> str:
     if tok is None or getattr(tok, "type", None) == "$END":
-        return "the end of the file"
+        return "end of file"
     if tok.type == "_NL":
-        return "the end of the line"
+        return "end of line"
     value = str(tok)
     return f"`{value[:40]}`" if value.strip() else _FRIENDLY.get(tok.type, tok.type)
 
 
 def _syntax_error(exc: UnexpectedInput, source: str, path: str) -> PromptError:
     pos = getattr(exc, "pos_in_stream", None)
-    if isinstance(exc, UnexpectedEOF) or pos is None:
-        pos = len(source)
-        tok = getattr(exc, "token", None)
-        if tok is not None and getattr(tok, "start_pos", None) is not None:
-            pos = tok.start_pos
+    tok = getattr(exc, "token", None)
+    if isinstance(exc, UnexpectedEOF) or pos is None or getattr(tok, "type", None) == "$END":
+        pos = len(source.rstrip())
     length = 1
     if isinstance(exc, UnexpectedCharacters):
         char = source[pos] if pos < len(source) else ""
@@ -249,7 +247,11 @@ class _Builder:
             catalog, name = (parts[0], parts[1]) if len(parts) == 2 else (None, parts[0])
             return ast.Ref(catalog, name, weight, self.span(atom))
         if atom.type == "STRING":
-            return ast.Literal(self.string(atom), weight, self.span(node))
+            text = self.string(atom)
+            if not text.strip():
+                raise self.error("empty string: it adds nothing to the prompt", atom,
+                                 hint="remove it, or write the words it should hold")
+            return ast.Literal(text, weight, self.span(node))
         raise self.error(f"`{atom}` is not an item of `{slot}`: write a catalog name or a quoted string",
                          atom, hint=f'to use it as words, quote it: "{atom}"')
 

@@ -1,12 +1,20 @@
 """``compel``: Compel's weighted prompt syntax, e.g. ``a stock photo, ("distorted hands")1.3``.
 
-Compel's parser (pyparsing) treats ``( ) "`` as syntax, ``+``/``-`` after a word as
-weights and ``.and()``/``.blend()`` as operators. Runs of weight 1 are written bare
-with ``\\(``, ``\\)`` and ``\\"`` escaped and a space put before a ``+``/``-`` that
-would otherwise weight the word before it (CLIP splits punctuation from words, so
-the tokens do not change). Weighted runs are written ``("text")W``. What Compel's
-syntax cannot say exactly (negative weights, a lone ``+ - =`` inside a weighted run,
-a backslash before ``( ) "``) is written as closely as possible, with a warning.
+Compel's parser (pyparsing) treats ``( ) "`` as syntax, ``+``/``-`` right after a word
+as weights, ``=`` as syntax inside a weighted run, and ``.and()``/``.blend()``/``.swap()``
+as operators. ``(``, ``)`` and ``"`` are always written ``\\(``, ``\\)``, ``\\"``, so no
+operator can open. Runs of weight 1 are written bare, with a space put before a
+``+``/``-`` run that would otherwise weight the word before it. Weighted runs are
+written ``("text")W``, with a space after a backslash that ends the text or comes
+before ``n t f r x u`` or a digit (inside quotes Compel reads ``\\n``, ``\\x41``… as
+escapes). Two runs always have a space between them. Compel tokenizes each run on
+its own and CLIP splits punctuation from words, so none of these spaces changes
+the tokens.
+
+What Compel's syntax cannot say is written as closely as possible, with a warning:
+a negative weight (written as 0); inside a weighted run, a ``+``/``-`` that no word
+follows, two or more of them, or any ``=`` (written between the weighted parts,
+with weight 1); a backslash before ``( ) "`` (a space is put between them).
 """
 from __future__ import annotations
 
@@ -14,30 +22,44 @@ import re
 
 from . import number, runs, warn
 
-_OPERATOR = re.compile(r"(?<=\S)([+-]+)(?=\s|$|[,.;:!?\])])")
-_LONE = re.compile(r"(?:^|\s)[+=-]+(?=\s|$)|=")
+_SIGN = re.compile(r"(?<=[^\s+-])(?=[+-](?:[\s+=,.-]|$))")
+_BARE = re.compile(r"((?<![+=-])(?:[+=-]{2,}|=|[+-](?=[\s,.]|$)))")
+_QUOTE_ESCAPE = re.compile(r"\\(?=[ntfrxu0-9]|$)")
 
 
 def escape(text: str) -> str:
     return text.replace("(", "\\(").replace(")", "\\)").replace('"', '\\"')
 
 
+def _weighted(prompt, text: str, weight: float, warnings) -> str:
+    if weight < 0:
+        warn(warnings, prompt, f"Compel's syntax has no negative weights; `{text}` is written with weight 0")
+        weight = 0.0
+    parts = _BARE.split(text)
+    if len(parts) > 1:
+        warn(warnings, prompt, f"Compel cannot weight `{'`, `'.join(dict.fromkeys(parts[1::2]))}` "
+                               f"in `{text}`: written with weight 1")
+    out = []
+    for k, part in enumerate(parts):
+        if k % 2:
+            out.append(part)
+        elif part.strip():
+            out.append('("' + _QUOTE_ESCAPE.sub(r"\\ ", escape(part)) + '")' + number(weight))
+    return " ".join(out)
+
+
 def _side(prompt, fragments, warnings) -> str:
     out = []
-    for join, text, weight in runs(fragments):
+    for i, (join, text, weight) in enumerate(runs(fragments)):
         if re.search(r'\\(?=[()"])', text):
             warn(warnings, prompt, "a backslash before `(`, `)` or `\"` cannot be written exactly for Compel; "
                                    "a space is put between them")
             text = re.sub(r'\\(?=[()"])', "\\\\ ", text)
+        join = join if join or not i else " "
         if weight == 1.0:
-            out.append(join + _OPERATOR.sub(r" \1", escape(text)))
-            continue
-        if weight < 0:
-            warn(warnings, prompt, f"Compel's syntax has no negative weights; `{text}` is written with weight 0")
-            weight = 0.0
-        if _LONE.search(text):
-            warn(warnings, prompt, f"Compel cannot weight text with a lone `+`, `-` or `=` exactly: `{text}`")
-        out.append(f'{join}("{escape(text)}"){number(weight)}')
+            out.append(join + _SIGN.sub(" ", escape(text)))
+        else:
+            out.append(join + _weighted(prompt, text, weight, warnings))
     return "".join(out)
 
 

@@ -1,0 +1,248 @@
+"""`promptlang embed | render | show | reproduce`: the commands that need torch."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+
+from .errors import PromptError
+
+# The command line is for people: keep library chatter (transformers' torchvision notice,
+# diffusers' dtype notes) out of it unless they ask for it with these variables.
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
+
+TEST_MODEL_NOTE = ("{model} is a tiny random-weight test model: it renders noise, in about a second on a CPU. "
+                   "It proves the whole path works; give a real model with --model or `model` in the file.")
+
+
+def add_commands(command, catalogs_option) -> None:
+    p = command("embed", "Compile prompts to Compel-weighted embeddings (.safetensors).", cmd_embed)
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--prompt", "-p", metavar="NAME", help="only this prompt; -o is then the file to write")
+    p.add_argument("--model", "-m", metavar="MODEL", help="model id, folder, .safetensors file or builtin:tiny "
+                                                          "(default: the file's `model`)")
+    p.add_argument("--out", "-o", metavar="PATH", required=True,
+                   help="with --prompt: OUT.safetensors; without: a folder that gets NAME.safetensors per prompt")
+    p.add_argument("--device", choices=("cuda", "cpu"), help="default: cuda when there is one")
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the embeddings cache")
+    catalogs_option(p)
+
+    p = command("render", "Render prompts to PNG images that carry their provenance.", cmd_render)
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--prompt", "-p", metavar="NAME", help="only this prompt")
+    p.add_argument("--model", "-m", metavar="MODEL",
+                   help="model id in the local Hugging Face cache, a diffusers folder, a .safetensors checkpoint, "
+                        "or builtin:tiny / builtin:tiny-sdxl (test models); default: the file's `model`")
+    p.add_argument("--out", "-o", metavar="DIR", default="renders", help="output folder (default: renders)")
+    p.add_argument("--images", "-n", type=int, metavar="N", help="images per prompt (image i uses seed+i)")
+    p.add_argument("--seed", type=int, metavar="S")
+    p.add_argument("--steps", type=int, metavar="N")
+    p.add_argument("--guidance", type=float, metavar="X")
+    p.add_argument("--scheduler", metavar="NAME", help="e.g. euler_a, dpmpp_2m_karras, \"DPM++ 2M Karras\"")
+    p.add_argument("--size", metavar="WxH", help="override the size, e.g. 512x512")
+    p.add_argument("--device", choices=("cuda", "cpu"), help="default: cuda when there is one")
+    p.add_argument("--batch", type=int, default=1, metavar="N",
+                   help="images per pipeline call (faster on a GPU; 1 keeps each image identical to a single render)")
+    p.add_argument("--overwrite", action="store_true", help="replace PNGs that already exist")
+    p.add_argument("--fast", action="store_true",
+                   help="SDPA attention, fused QKV, channels-last and (on CUDA) torch.compile of the UNet; "
+                        "the first image pays the compile time")
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the embeddings cache")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    catalogs_option(p)
+
+    p = command("show", "Print the provenance a promptlang PNG carries.", cmd_show)
+    p.add_argument("image", metavar="IMAGE.png")
+    p.add_argument("--json", action="store_true", help="the whole promptlang record as JSON")
+
+    p = command("reproduce", "Render an image again from the provenance in its PNG.", cmd_reproduce)
+    p.add_argument("image", metavar="IMAGE.png")
+    p.add_argument("--out", "-o", metavar="DIR", default="reproduced", help="output folder (default: reproduced)")
+    p.add_argument("--model", "-m", metavar="MODEL", help="use another copy of the model (default: as recorded)")
+    p.add_argument("--device", choices=("cuda", "cpu"))
+    p.add_argument("--overwrite", action="store_true")
+
+
+def _compile(args):
+    from .cli import compile_args, print_warnings
+
+    result = compile_args(args)
+    print_warnings(result.warnings)
+    return result
+
+
+def _selected(result, name):
+    return [result.prompt(name)] if name else list(result.prompts)
+
+
+def source_hash(result) -> str:
+    h = hashlib.sha256(result.file.source.encode("utf-8"))
+    for cat in result.scope.catalogs:
+        h.update(f"\0{cat.name}\0{cat.version}\0{cat.sha256}".encode())
+    return h.hexdigest()
+
+
+def _note_test_model(model: str | None) -> None:
+    if model and model.startswith("builtin:"):
+        print("note: " + TEST_MODEL_NOTE.format(model=model), file=sys.stderr)
+
+
+def _cache(args):
+    from .encode import default_cache_dir
+
+    return None if args.no_cache else default_cache_dir()
+
+
+def cmd_embed(args) -> int:
+    from . import __version__
+    from .encode import encode, save_embeddings
+    from .models import load_pipeline
+    from .render import default_device
+    from .targets import compel
+
+    result = _compile(args)
+    prompts = _selected(result, args.prompt)
+    out = Path(args.out)
+    if args.prompt:
+        if out.is_dir():
+            raise PromptError(f"--out {out} is a folder; with --prompt give the file to write (NAME.safetensors)")
+        paths = [out]
+    else:
+        if out.suffix == ".safetensors":
+            raise PromptError(f"--out {out}: without --prompt every prompt gets its own file, so give a folder",
+                              hint="or pick one prompt with --prompt NAME")
+        paths = [out / f"{p.name}.safetensors" for p in prompts]
+    model = args.model or next((p.params.model for p in prompts if p.params.model), None)
+    if not model:
+        raise PromptError("no model: give --model or `model \"…\"` in the file",
+                          hint="`--model builtin:tiny` works on any machine (a random-weight test model)")
+    _note_test_model(model)
+    pipe = load_pipeline(model, args.device or default_device())
+    tensors = encode(prompts, pipe, cache_dir=_cache(args))
+    digest = source_hash(result)
+    for prompt, path, t in zip(prompts, paths, tensors):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_embeddings(path, t, {"promptlang_version": __version__, "model": model, "prompt": prompt.name,
+                                  "compel": compel.emit(prompt), "source_sha256": digest,
+                                  "source": result.file.path})
+        print(f"{path}: {', '.join(f'{k} {tuple(v.shape)}' for k, v in t.items())}")
+    return 0
+
+
+def parse_size(text: str | None):
+    if text is None:
+        return None, None
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise PromptError(f"--size {text}: expected WIDTHxHEIGHT, such as 768x512") from None
+    return w, h
+
+
+def _targets(prompts, out: Path, overwrite: bool):
+    """Every file a render will write, checked before anything is rendered."""
+    from .render import Rendered
+
+    names = []
+    for p in prompts:
+        for i in range(p.params.images):
+            names.append(out / Rendered(None, p, p.params.seed + i, i, p.params.model, False).filename)
+    existing = [str(n) for n in names if n.exists()]
+    if existing and not overwrite:
+        raise PromptError(f"{existing[0]} already exists" + (f" (and {len(existing) - 1} more)" if len(existing) > 1
+                                                             else ""),
+                          hint="pass --overwrite to replace, or choose another folder with -o")
+    return names
+
+
+def cmd_render(args) -> int:
+    from .render import effective
+
+    result = _compile(args)
+    width, height = parse_size(args.size)
+    prompts = [effective(p, model=args.model, images=args.images, seed=args.seed, steps=args.steps,
+                         guidance=args.guidance, scheduler=args.scheduler, width=width, height=height)
+               for p in _selected(result, args.prompt)]
+    if args.batch < 1:
+        raise PromptError("--batch must be at least 1")
+    written = render_to_folder(result, prompts, Path(args.out), device=args.device, batch=args.batch,
+                               progress=not args.quiet, cache_dir=_cache(args), overwrite=args.overwrite,
+                               fast=args.fast)
+    print(f"rendered {len(written)} image{'s' * (len(written) != 1)} into {args.out}/")
+    return 0
+
+
+def render_to_folder(result, prompts, out: Path, *, device=None, batch=1, progress=True, cache_dir=None,
+                     overwrite=False, fast=False) -> list[Path]:
+    """Render (effective) prompts of a compiled file into ``out``, saving each PNG as it is done."""
+    from .render import render, save_png
+
+    _targets(prompts, out, overwrite)
+    for model in sorted({p.params.model for p in prompts}):
+        _note_test_model(model)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+
+    def save(done):
+        path = save_png(done, out / done.filename, source=result.file.source, source_path=result.file.path,
+                        catalogs=result.scope.catalogs)
+        written.append(path)
+        print(f"{path}  (seed {done.seed}, {done.prompt.params.width}x{done.prompt.params.height}, "
+              f"{done.prompt.params.steps} steps)")
+
+    render(prompts, device=device, batch_size=batch, progress=progress, cache_dir=cache_dir, on_image=save,
+           fast=fast)
+    return written
+
+
+def cmd_show(args) -> int:
+    from .provenance import read
+
+    info, parameters = read(args.image)
+    if args.json:
+        print(json.dumps(info, ensure_ascii=False, indent=2))
+        return 0
+    from . import ir
+    from .targets import compel
+
+    prompt = ir.from_json(info["ir"])
+    p = prompt.params
+    print(f"prompt:    {info['prompt']}" + (f"  (from {info['source_path']})" if info.get("source_path") else ""))
+    print(f"model:     {info['model']}" + ("  (random-weight test model)" if info.get("test_model") else ""))
+    print(f"seed:      {info['seed']}   size: {p.width}x{p.height}   steps: {p.steps}   guidance: {p.guidance:g}"
+          f"   scheduler: {p.scheduler or 'model default'}")
+    print("compel:    " + compel.emit(prompt).replace("\n", "\n           "))
+    for cat in info.get("catalogs", []):
+        print(f"catalog:   {cat['name']} {cat['version']}  sha256 {cat['sha256'][:16]}…")
+    versions = ", ".join(f"{k} {v}" for k, v in info.get("versions", {}).items() if v)
+    print(f"versions:  {versions}")
+    if parameters:
+        print("parameters (AUTOMATIC1111):\n  " + parameters.replace("\n", "\n  "))
+    if info.get("source"):
+        print("source:\n  " + info["source"].rstrip("\n").replace("\n", "\n  "))
+    return 0
+
+
+def cmd_reproduce(args) -> int:
+    from dataclasses import replace
+
+    from . import ir
+    from .provenance import read
+    from .render import render, save_png
+
+    info, _ = read(args.image)
+    prompt = ir.from_json(info["ir"])
+    model = args.model or info["model"]
+    prompt = replace(prompt, params=replace(prompt.params, seed=int(info["seed"]), images=1, model=model))
+    out = Path(args.out)
+    (target,) = _targets([prompt], out, args.overwrite)
+    _note_test_model(model)
+    out.mkdir(parents=True, exist_ok=True)
+    (done,) = render(prompt, device=args.device, progress=True)
+    done.index = int(info.get("index", 0))
+    save_png(done, target, source=info.get("source"), source_path=info.get("source_path"))
+    print(f"{target}  (seed {done.seed}, reproduced from {args.image})")
+    return 0

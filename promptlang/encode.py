@@ -1,0 +1,446 @@
+"""Encode: IR prompts -> Compel ``Conjunction`` objects -> conditioning tensors.
+
+Compel's weighting is the reference semantics, but its string parser (pyparsing) is
+never used: :func:`to_conjunction` builds the ``Conjunction`` straight from the IR,
+shaped exactly as Compel's parser would shape the equivalent weighted string, and
+Compel's ``build_conditioning_tensor_for_conjunction`` turns it into tensors.
+
+How an IR side becomes Compel fragments (this is what makes the token streams, the
+per-token weights and the down-weighting masks identical to Compel's own):
+
+* a fragment's ``join`` (``", "``, ``" "``) is separator text *outside* any weight, as
+  in ``a, (b)1.3, c``: it is a weight-1.0 piece;
+* whitespace-only joins carry no tokens; they only glue their neighbours;
+* adjacent pieces of equal weight merge into one Compel fragment (Compel's parser
+  merges ``(a)0.5 (b)0.5`` into ``("a b", 0.5)``, and down-weighting masks a whole
+  fragment at a time, so merging changes the result).
+
+Batching: Compel calls the text encoder once per 77-token chunk, per prompt, per
+down-weighted fragment. :func:`encode` first lists every (token ids, mask) row that
+Compel is going to ask for, across ``batch_size`` prompts, runs them through the text
+encoder in one batch, and then lets Compel run unchanged against a stand-in encoder
+that answers from those results (a row it did not foresee falls through to the real
+encoder, so the result never depends on the prediction being complete).
+
+SDXL details: the two encoders are used exactly as ``compel.CompelForSDXL`` uses them
+(penultimate hidden states, not normalized; concatenated on the feature axis). The
+pooled embedding is computed from the *clean* text (``ir.join_text``); Compel 2.5.1
+instead pools its raw input string, weighting syntax included, so for weighted
+prompts our pooled embedding differs from ``CompelForSDXL``'s on purpose. An empty
+negative side on an SDXL model whose config says ``force_zeros_for_empty_prompt``
+gives zero negative embeddings, as ``pipe(prompt)`` itself would.
+
+torch and compel are imported inside the functions: importing this module is cheap.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import sys
+import tempfile
+import types
+from pathlib import Path
+
+from . import ir
+from .errors import PromptError
+
+ENCODE_VERSION = "1"  # bump when the tensors encode() produces for the same input change
+
+__all__ = ["ENCODE_VERSION", "to_conjunction", "encode", "default_cache_dir", "cache_key",
+           "save_embeddings", "load_embeddings"]
+
+
+# --------------------------------------------------------------------------- IR -> Compel
+
+def pieces(fragments) -> list[tuple[str, float]]:
+    """The (text, weight) runs Compel's parser would produce for these IR fragments."""
+    runs: list[list] = []  # [text, weight]
+    pending = ""  # whitespace waiting to glue two runs of equal weight
+
+    def add(text: str, weight: float):
+        nonlocal pending
+        if runs and runs[-1][1] == weight:
+            runs[-1][0] += pending + text
+        else:
+            runs.append([text, weight])
+        pending = ""
+
+    for frag in fragments:
+        if not frag.text.strip():
+            continue
+        weight = float(frag.weight)
+        if not math.isfinite(weight):
+            raise PromptError(f"weight {frag.weight} on `{frag.text}` is not a finite number", frag.span)
+        join = frag.join if runs else ""
+        if join.strip():
+            add(join, 1.0)
+        else:
+            pending = join
+        add(frag.text, weight)
+    return [(text.strip(), weight) for text, weight in runs] or [("", 1.0)]
+
+
+def to_conjunction(fragments):
+    """A ``compel.prompt_parser.Conjunction`` (one ``FlattenedPrompt``) for one IR side."""
+    from compel.prompt_parser import Conjunction, FlattenedPrompt, Fragment
+
+    children = []
+    for text, weight in pieces(fragments):
+        child = Fragment("", weight)
+        child.text = text  # set directly: Fragment() would unescape "\(" in literal text
+        children.append(child)
+    return Conjunction([FlattenedPrompt(children)])
+
+
+# --------------------------------------------------------------------------- the encoders
+
+def _compels(pipe, kind: str) -> list:
+    """Compel objects configured exactly as CompelForSD / CompelForSDXL configure them."""
+    from compel import CompelForSD, CompelForSDXL
+
+    for name in ("tokenizer", "tokenizer_2"):
+        tok = getattr(pipe, name, None)
+        if tok is not None and isinstance(getattr(tok, "deprecation_warnings", None), dict):
+            # Compel tokenizes without truncation and chunks long prompts itself: the
+            # tokenizer's "longer than 77 ... indexing errors" warning is wrong here
+            tok.deprecation_warnings["sequence-length-is-longer-than-the-specified-maximum"] = True
+    if kind == "sd":
+        return [CompelForSD(pipe).compel]
+    wrapper = CompelForSDXL(pipe)
+    return [wrapper.compel_1, wrapper.compel_2]
+
+
+class _ReplayEncoder:
+    """Stands in for a CLIP text encoder inside Compel: answers each call from rows
+    encoded in advance (``results``), falling through to the real encoder otherwise."""
+
+    def __init__(self, encoder, results: dict):
+        self._encoder = encoder
+        self._results = results
+
+    def __getattr__(self, name):  # device, dtype, text_model, config, …
+        return getattr(self._encoder, name)
+
+    def __call__(self, input_ids, attention_mask=None, output_hidden_states=False, return_dict=True):
+        import torch
+
+        if input_ids.shape[0] == 1:
+            row = self._results.get(_row_key(input_ids[0], attention_mask))
+            if row is not None:
+                last, penultimate, pooled = (t.unsqueeze(0) for t in row)
+                return types.SimpleNamespace(last_hidden_state=last, pooler_output=pooled,
+                                             hidden_states=(penultimate, last) if output_hidden_states else None)
+        with torch.no_grad():
+            return self._encoder(input_ids, attention_mask, output_hidden_states=output_hidden_states,
+                                 return_dict=return_dict)
+
+
+def _row_key(ids, mask) -> tuple:
+    ids = tuple(ids.tolist())
+    mask = tuple(mask.reshape(-1).tolist()) if mask is not None else (1,) * len(ids)
+    return ids, mask
+
+
+def _predicted_rows(provider, conjunction) -> list:
+    """The (ids, mask) rows Compel's EmbeddingsProvider will encode for this conjunction
+    (mirrors ``get_embeddings_for_weighted_prompt_fragments`` in MASK down-weight mode)."""
+    from compel.embeddings_provider import DownweightMode
+
+    rows = []
+    n = provider.max_token_count
+    for prompt in conjunction.prompts:
+        texts = [c.text for c in prompt.children]
+        weights = [c.weight for c in prompt.children]
+        tokens, _, mask = provider.get_token_ids_and_expand_weights(texts, weights, device="cpu")
+        masks = [mask]
+        if provider.downweight_mode == DownweightMode.MASK and any(w < 1 for w in weights):
+            ranges = provider._get_token_ranges_for_fragments(tokens.tolist(), texts)
+            for (start, end), weight in zip(ranges, weights):
+                if weight < 1 and start is not None:
+                    without = mask.clone()
+                    without[start:end + 1] = 0
+                    if not provider.truncate_to_model_max_length:
+                        without[0::n] = 1
+                        without[n - 1::n] = 1
+                    masks.append(without)
+        for m in masks:
+            rows += [(tokens[i:i + n], m[i:i + n]) for i in range(0, len(tokens), n)]
+    return rows
+
+
+def _empty_row(provider) -> tuple:
+    """The row behind Compel's ``empty_z``: BOS, EOS, padding (no mask)."""
+    import torch
+
+    ids = provider.bos_sequence + provider.eos_sequence
+    ids += [provider.tokenizer.pad_token_id] * (provider.max_token_count - len(ids))
+    return torch.tensor(ids, dtype=torch.long), torch.ones(len(ids), dtype=torch.long)
+
+
+def _encode_rows(encoder, rows, rows_per_call: int = 64) -> dict:
+    """Run the distinct rows through the text encoder in batches: key -> (last, penultimate, pooled)."""
+    import torch
+
+    distinct = {}
+    for ids, mask in rows:
+        distinct.setdefault(_row_key(ids, mask), (ids, mask))
+    keys, results = list(distinct), {}
+    device = encoder.device
+    for start in range(0, len(keys), rows_per_call):
+        batch = [distinct[k] for k in keys[start:start + rows_per_call]]
+        ids = torch.stack([r[0] for r in batch]).to(device)
+        mask = torch.stack([r[1] for r in batch]).to(device)
+        with torch.no_grad():
+            out = encoder(ids, mask, output_hidden_states=True, return_dict=True)
+        pooled = out.pooler_output if hasattr(out, "pooler_output") else out.text_embeds
+        for i, key in enumerate(keys[start:start + rows_per_call]):
+            results[key] = (out.last_hidden_state[i], out.hidden_states[-2][i], pooled[i])
+    return results
+
+
+def _pad_to(tensor, length: int, empty):
+    import torch
+
+    while tensor.shape[1] < length:
+        tensor = torch.cat([tensor, empty.to(tensor.device, tensor.dtype)], dim=1)
+    return tensor
+
+
+def _encode_group(prompts, compels, kind: str, force_zeros: bool, batched: bool) -> list[dict]:
+    """Encode a few prompts with all their text encoders; one dict of tensors each."""
+    import torch
+
+    conjunctions = [(to_conjunction(p.positive), to_conjunction(p.negative)) for p in prompts]
+    per_encoder = []  # for each compel: [(pos, neg), …] per prompt
+    with torch.no_grad():
+        for compel in compels:
+            provider = compel.conditioning_provider
+            real = provider.text_encoder
+            if batched:
+                rows = [_empty_row(provider)]  # Compel's padding row ("empty_z") rides along
+                rows += [r for pair in conjunctions for c in pair for r in _predicted_rows(provider, c)]
+                provider.text_encoder = _ReplayEncoder(real, _encode_rows(real, rows))
+            try:
+                empty = provider.empty_z
+                pairs = [tuple(compel.build_conditioning_tensor_for_conjunction(c)[0] for c in pair)
+                         for pair in conjunctions]
+            finally:
+                provider.text_encoder = real
+            per_encoder.append((pairs, empty))
+
+        out = []
+        for i, prompt in enumerate(prompts):
+            length = max(t.shape[1] for pairs, _ in per_encoder for t in pairs[i])
+            pos = torch.cat([_pad_to(pairs[i][0], length, e) for pairs, e in per_encoder], dim=-1)
+            neg = torch.cat([_pad_to(pairs[i][1], length, e) for pairs, e in per_encoder], dim=-1)
+            out.append({"prompt_embeds": pos, "negative_prompt_embeds": neg})
+
+        if kind == "sdxl":
+            compel = compels[1]
+            texts = [ir.join_text(side) for p in prompts for side in (p.positive, p.negative)]
+            pooled = compel.conditioning_provider.get_pooled_embeddings(texts, device=compel.device)
+            pooled = pooled.to(out[0]["prompt_embeds"].dtype)
+            for i, (prompt, tensors) in enumerate(zip(prompts, out)):
+                tensors["pooled_prompt_embeds"] = pooled[2 * i:2 * i + 1]
+                tensors["negative_pooled_prompt_embeds"] = pooled[2 * i + 1:2 * i + 2]
+                if force_zeros and not any(f.text.strip() for f in prompt.negative):
+                    tensors["negative_prompt_embeds"] = torch.zeros_like(tensors["negative_prompt_embeds"])
+                    tensors["negative_pooled_prompt_embeds"] = torch.zeros_like(tensors["pooled_prompt_embeds"])
+    return out
+
+
+# --------------------------------------------------------------------------- public API
+
+def encode(prompts, pipe, *, batch_size: int = 8, cache_dir=None, _batched: bool = True):
+    """Conditioning tensors for IR prompts on a diffusers SD or SDXL pipeline.
+
+    ``prompts``: one :class:`ir.Prompt` (returns one dict) or a list (returns a list of
+    dicts, in order). Each dict holds ``prompt_embeds`` and ``negative_prompt_embeds``
+    (shape ``(1, 77*k, D)``, padded to the same length, long prompts chunked by Compel,
+    never truncated) and for SDXL ``pooled_prompt_embeds`` and
+    ``negative_pooled_prompt_embeds``: ready for ``pipe(**tensors, …)``.
+
+    ``batch_size``: prompts whose text-encoder work is batched together.
+    ``cache_dir``: a folder of ``.safetensors`` files keyed by :func:`cache_key`
+    (``None``: no cache). A hit loads the tensors instead of encoding.
+    """
+    from .models import model_kind
+
+    single = isinstance(prompts, ir.Prompt)
+    prompts = [prompts] if single else list(prompts)
+    if not all(isinstance(p, ir.Prompt) for p in prompts):
+        raise TypeError("encode() takes promptlang.ir.Prompt objects (see promptlang.compile)")
+    kind = model_kind(pipe)
+    for attr in ("tokenizer", "text_encoder") + (("tokenizer_2", "text_encoder_2") if kind == "sdxl" else ()):
+        if getattr(pipe, attr, None) is None:
+            raise PromptError(f"the {kind.upper()} pipeline has no {attr}: cannot encode prompts")
+    if batch_size < 1:
+        raise PromptError(f"batch_size must be at least 1, not {batch_size}")
+
+    results: list = [None] * len(prompts)
+    keys = [None] * len(prompts)
+    if cache_dir is not None:
+        identity = _encoder_identity(pipe, kind)
+        for i, prompt in enumerate(prompts):
+            keys[i] = cache_key(prompt, identity)
+            results[i] = _cache_read(Path(cache_dir), keys[i], pipe)
+
+    todo = [i for i, r in enumerate(results) if r is None]
+    if todo:
+        compels = _compels(pipe, kind)
+        force_zeros = bool(getattr(pipe.config, "force_zeros_for_empty_prompt", False))
+        for start in range(0, len(todo), batch_size):
+            group = todo[start:start + batch_size]
+            encoded = _encode_group([prompts[i] for i in group], compels, kind, force_zeros, _batched)
+            for i, tensors in zip(group, encoded):
+                results[i] = tensors
+                if cache_dir is not None:
+                    _cache_write(Path(cache_dir), keys[i], tensors, prompts[i], pipe, kind)
+    return results[0] if single else results
+
+
+def default_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/promptlang/embeddings`` (``~/.cache/promptlang/embeddings``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "promptlang" / "embeddings"
+
+
+# --------------------------------------------------------------------------- cache
+
+def _encoder_identity(pipe, kind: str) -> str:
+    """A fingerprint of what decides the embeddings: the model kind, tokenizers and text
+    encoders (class, config, dtype, device type, 16 values sampled from every weight).
+    Not the model name: fine-tunes that share a text encoder share cache entries, correctly."""
+    import torch
+
+    h = hashlib.sha256(f"{kind}|zeros:{getattr(pipe.config, 'force_zeros_for_empty_prompt', False)}".encode())
+    pairs = [("tokenizer", "text_encoder")] + ([("tokenizer_2", "text_encoder_2")] if kind == "sdxl" else [])
+    for tok_name, enc_name in pairs:
+        tok, enc = getattr(pipe, tok_name), getattr(pipe, enc_name)
+        h.update(_tokenizer_identity(tok).encode())
+        config = {k: v for k, v in enc.config.to_dict().items()
+                  if not k.startswith("_") and k not in ("transformers_version", "dtype", "torch_dtype")}
+        h.update(f"{type(enc).__name__}|{json.dumps(config, sort_keys=True, default=str)}".encode())
+        samples = []
+        for name, param in enc.named_parameters():
+            flat = param.detach().reshape(-1)
+            step = max(1, flat.numel() // 16)
+            samples.append(flat[::step][:16].float())
+            h.update(f"{name}|{tuple(param.shape)}|{param.dtype}|{param.device.type}".encode())
+        h.update(torch.cat(samples).cpu().numpy().tobytes())
+    return h.hexdigest()
+
+
+def _tokenizer_identity(tok) -> str:
+    cached = getattr(tok, "_promptlang_identity", None)
+    if cached and cached[0] == len(tok):
+        return cached[1]
+    vocab = json.dumps(sorted(tok.get_vocab().items()), ensure_ascii=False)
+    ident = (f"{type(tok).__name__}|{len(tok)}|{tok.model_max_length}|{tok.pad_token}|"
+             f"{hashlib.sha256(vocab.encode()).hexdigest()}")
+    try:
+        tok._promptlang_identity = (len(tok), ident)
+    except AttributeError:
+        pass
+    return ident
+
+
+def _compel_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("compel")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _side(fragments) -> list:
+    return [[f.text, float(f.weight), f.join] for f in fragments]
+
+
+def cache_key(prompt: ir.Prompt, identity: str) -> str:
+    """sha256 of everything that decides a prompt's tensors: the encoders' identity,
+    both sides' fragments (text, weight, join), the encode and Compel versions."""
+    payload = {"encode": ENCODE_VERSION, "compel": _compel_version(), "encoders": identity,
+               "positive": _side(prompt.positive), "negative": _side(prompt.negative)}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def _cache_path(cache_dir: Path, key: str) -> Path:
+    return cache_dir / key[:2] / f"{key}.safetensors"
+
+
+def _cache_read(cache_dir: Path, key: str, pipe):
+    path = _cache_path(cache_dir, key)
+    if not path.is_file():
+        return None
+    try:
+        tensors, meta = load_embeddings(path)
+    except PromptError:
+        return None  # unreadable entry: encode again and overwrite it
+    if meta.get("key") != key:
+        return None
+    encoder = pipe.text_encoder
+    return {name: t.to(encoder.device, encoder.dtype) for name, t in tensors.items()}
+
+
+def _cache_write(cache_dir: Path, key: str, tensors: dict, prompt, pipe, kind: str):
+    meta = {"key": key, "kind": kind, "prompt": prompt.name,
+            "model": str(getattr(pipe, "_promptlang_model", None) or getattr(pipe, "name_or_path", "")),
+            "promptlang_encode": ENCODE_VERSION,
+            "source": json.dumps({"positive": _side(prompt.positive), "negative": _side(prompt.negative)},
+                                 ensure_ascii=False)}
+    try:
+        save_embeddings(_cache_path(cache_dir, key), tensors, meta)
+    except (OSError, PromptError):
+        pass  # a cache that cannot be written is no reason to fail the encode
+
+
+# --------------------------------------------------------------------------- files
+
+def save_embeddings(path, tensors: dict, metadata: dict | None = None) -> Path:
+    """Write tensors (+ string metadata) to a ``.safetensors`` file, atomically."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {name: t.detach().to("cpu").contiguous() for name, t in tensors.items()}
+    meta = {str(k): str(v) for k, v in (metadata or {}).items()}
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(data, tmp, metadata=meta)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_embeddings(path, device=None) -> tuple[dict, dict]:
+    """``(tensors, metadata)`` from a ``.safetensors`` file; ``pipe(**tensors)`` ready."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt", device=str(device) if device else "cpu") as f:
+            return {name: f.get_tensor(name) for name in f.keys()}, dict(f.metadata() or {})
+    except FileNotFoundError:
+        raise PromptError(f"{path}: no such embeddings file") from None
+    except Exception as exc:  # safetensors raises its own error types for damaged files
+        raise PromptError(f"{path}: not a readable .safetensors embeddings file ({exc})") from None
+
+
+# --------------------------------------------------------------------------- `promptlang.encode(...)`
+
+class _CallableModule(types.ModuleType):
+    """``promptlang.encode`` names both this module and the public function (DESIGN §2).
+    Importing the submodule makes Python bind the package attribute to the *module*,
+    so that ``promptlang.encode(prompts, pipe)`` keeps working, the module answers calls."""
+
+    def __call__(self, *args, **kwargs):
+        return encode(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -1,0 +1,180 @@
+"""IR -> pixels with a diffusers pipeline (fp16 on CUDA, fp32 on CPU), and PNGs with provenance.
+
+Image ``i`` of a prompt uses seed ``seed + i``, drawn from a CPU ``torch.Generator`` so
+the starting noise is the same on any device. Files are written atomically (a temp
+file, then a rename): an interrupted render leaves no half-written PNG.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from . import ir
+from .errors import PromptError
+
+
+@dataclass
+class Rendered:
+    image: object  # PIL.Image.Image
+    prompt: ir.Prompt  # params are the effective settings
+    seed: int
+    index: int
+    model: str
+    test_model: bool
+
+    @property
+    def filename(self) -> str:
+        return f"{self.prompt.name}-{self.seed}.png"
+
+
+def effective(prompt: ir.Prompt, *, model=None, images=None, seed=None, steps=None, guidance=None,
+              scheduler=None, width=None, height=None) -> ir.Prompt:
+    """The prompt with command-line overrides applied and a seed chosen if none was given."""
+    p = prompt.params
+    changes = {k: v for k, v in dict(model=model, images=images, seed=seed, steps=steps, guidance=guidance,
+                                     scheduler=scheduler, width=width, height=height).items() if v is not None}
+    if scheduler is not None:
+        from .schedulers import SCHEDULERS, lookup
+        from .errors import suggest
+
+        if lookup(scheduler) is None:
+            raise PromptError(f"unknown scheduler `{scheduler}`{suggest(scheduler, SCHEDULERS)}",
+                              hint="schedulers: " + ", ".join(SCHEDULERS))
+        changes["scheduler"] = lookup(scheduler)
+    params = replace(p, **changes)
+    for name in ("width", "height"):
+        value = getattr(params, name)
+        if value % 8 or not 64 <= value <= 4096:
+            raise PromptError(f"{name} {value} must be a multiple of 8 between 64 and 4096")
+    if params.steps < 1 or params.images < 1:
+        raise PromptError("steps and images must be at least 1")
+    if params.seed is None:
+        params = replace(params, seed=secrets.randbelow(2**32))
+    if not params.model:
+        raise PromptError(f"prompt `{prompt.name}` names no model: add `model \"…\"` to the file or pass --model",
+                          hint="`--model builtin:tiny` renders noise with a tiny test model, on any machine")
+    return replace(prompt, params=params)
+
+
+def default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def render(prompts, pipe=None, *, model=None, device=None, images=None, seed=None, steps=None, guidance=None,
+           scheduler=None, batch_size: int = 1, progress: bool = False, cache_dir=None,
+           on_image=None, fast: bool = False) -> list[Rendered]:
+    """Render IR prompts; returns a :class:`Rendered` per image (``.image`` is a PIL image).
+
+    ``pipe``: a diffusers SD/SDXL pipeline you already hold (not reloaded); otherwise
+    ``model`` (or the prompt's own ``model``) is loaded with
+    :func:`promptlang.models.load_pipeline` on ``device`` (CUDA when there is one).
+    ``batch_size``: images per pipeline call; 1 (the default) makes every image
+    pixel-identical to rendering it alone. ``on_image(rendered)`` is called as each
+    image is done (the CLI saves it there, so an interrupted run keeps what is finished).
+    ``fast``: apply :func:`promptlang.fast.apply` to the pipeline first.
+    """
+    import torch
+
+    from .encode import encode
+    from .models import is_test_model, load_pipeline
+    from .schedulers import make
+
+    single = isinstance(prompts, ir.Prompt)
+    prompts = [prompts] if single else list(prompts)
+    if pipe is not None and model is None:
+        model = getattr(pipe, "_promptlang_model", None) or getattr(pipe, "name_or_path", None) or "<pipeline>"
+    prompts = [effective(p, model=model,
+                         images=images, seed=seed, steps=steps, guidance=guidance, scheduler=scheduler)
+               for p in prompts]
+    pipes = {}
+    out: list[Rendered] = []
+    for prompt in prompts:
+        p = prompt.params
+        current = pipe
+        if current is None:
+            key = (p.model, device)
+            if key not in pipes:
+                pipes[key] = load_pipeline(p.model, device or default_device())
+            current = pipes[key]
+        if fast:
+            from .fast import apply
+
+            apply(current)
+        original_scheduler = current.scheduler
+        if p.scheduler:
+            current.scheduler = make(p.scheduler, original_scheduler.config)
+        try:
+            tensors = encode(prompt, current, cache_dir=cache_dir)
+            execution = getattr(current, "_execution_device", None) or current.device
+            dtype = current.unet.dtype
+            tensors = {k: v.to(execution, dtype=dtype) for k, v in tensors.items()}
+            for start in range(0, p.images, batch_size):
+                count = min(batch_size, p.images - start)
+                seeds = [p.seed + start + i for i in range(count)]
+                generators = [torch.Generator("cpu").manual_seed(s) for s in seeds]
+                batch = {k: v.expand(count, *v.shape[1:]) if count > 1 else v for k, v in tensors.items()}
+                current.set_progress_bar_config(
+                    disable=not progress, leave=False,
+                    desc=f"{prompt.name} image {start + 1}{f'-{start + count}' if count > 1 else ''}/{p.images}")
+                result = _call(current, prompt, batch, generators)
+                for i, image in enumerate(result.images):
+                    done = Rendered(image, prompt, seeds[i], start + i, p.model, is_test_model(current))
+                    out.append(done)
+                    if on_image is not None:
+                        on_image(done)
+        finally:
+            current.scheduler = original_scheduler
+    return out
+
+
+def _call(pipe, prompt: ir.Prompt, tensors: dict, generators):
+    """One pipeline call; what the pipeline raises becomes a PromptError that says what to change."""
+    import torch
+
+    p = prompt.params
+    try:
+        return pipe(**tensors, num_inference_steps=p.steps, guidance_scale=p.guidance, width=p.width,
+                    height=p.height, generator=generators, output_type="pil")
+    except torch.cuda.OutOfMemoryError:
+        raise PromptError(f"prompt `{prompt.name}`: out of GPU memory at {p.width}x{p.height}",
+                          hint="render smaller, with --batch 1, or on --device cpu") from None
+    except (ValueError, RuntimeError) as exc:
+        raise PromptError(f"prompt `{prompt.name}`: the diffusers pipeline failed: {exc}",
+                          hint=f"scheduler {p.scheduler or 'default'}, {p.steps} steps, {p.width}x{p.height}") \
+            from None
+
+
+def save_png(rendered: Rendered, path: str | Path, *, source: str | None = None, source_path: str | None = None,
+             catalogs=()) -> Path:
+    """Write the image with its provenance chunks, atomically."""
+    from .provenance import a1111_parameters, pnginfo, record
+
+    path = Path(path)
+    info = record(rendered.prompt, model=rendered.model, seed=rendered.seed, index=rendered.index, source=source,
+                  source_path=source_path, catalogs=catalogs, test_model=rendered.test_model)
+    params = a1111_parameters(rendered.prompt, model=rendered.model, seed=rendered.seed)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        rendered.image.save(tmp, format="PNG", pnginfo=pnginfo(info, params))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+# `promptlang.render` names both this module and the public function (DESIGN §2); once the
+# module is imported Python binds the package attribute to the module, so the module
+# answers calls too (as promptlang.encode does).
+class _CallableModule(__import__("types").ModuleType):
+    def __call__(self, *args, **kwargs):
+        return render(*args, **kwargs)
+
+
+__import__("sys").modules[__name__].__class__ = _CallableModule

@@ -1,0 +1,150 @@
+"""Rendering on CPU with tiny random-weight models: reproducibility, provenance, errors."""
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import promptlang
+from promptlang.cli import main
+from promptlang.errors import PromptError
+from promptlang.schedulers import SCHEDULERS
+
+SRC = '''use core
+prompt cat {
+    subject "a cat" "in a hat"++
+    format  watercolor
+    negative blurry
+    size 64x64
+    steps 2
+    seed 11
+}
+'''
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    from promptlang.models import load_pipeline
+    return load_pipeline("builtin:tiny", "cpu")
+
+
+def pixels(path):
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def test_same_seed_same_pixels_other_seed_other_pixels(tiny):
+    (prompt,) = promptlang.compile_source(SRC).prompts
+    a = promptlang.render(prompt, pipe=tiny)[0]
+    b = promptlang.render(prompt, pipe=tiny)[0]
+    c = promptlang.render(prompt, pipe=tiny, seed=12)[0]
+    assert a.image.size == (64, 64) and a.seed == 11
+    assert np.array_equal(np.asarray(a.image), np.asarray(b.image))
+    assert not np.array_equal(np.asarray(a.image), np.asarray(c.image))
+
+
+def test_images_use_consecutive_seeds(tiny):
+    (prompt,) = promptlang.compile_source(SRC).prompts
+    three = promptlang.render(prompt, pipe=tiny, images=3)
+    assert [r.seed for r in three] == [11, 12, 13]
+    alone = promptlang.render(prompt, pipe=tiny, seed=13)[0]
+    assert np.array_equal(np.asarray(three[2].image), np.asarray(alone.image))
+
+
+@pytest.mark.parametrize("name", sorted(SCHEDULERS))
+def test_every_scheduler_renders(tiny, name):
+    (prompt,) = promptlang.compile_source(SRC).prompts
+    (done,) = promptlang.render(prompt, pipe=tiny, scheduler=name)
+    assert done.prompt.params.scheduler == name
+    assert np.isfinite(np.asarray(done.image, dtype=float)).all()
+    # the pipeline's own scheduler is put back after the render
+    assert tiny.scheduler.config.get("steps_offset") == 1
+
+
+def test_render_cli_provenance_show_and_reproduce(write, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = write("cat.prompt", SRC)
+    assert main(["render", str(path), "--model", "builtin:tiny", "-o", "out", "--images", "2", "-q"]) == 0
+    out, err = capsys.readouterr()
+    assert "builtin:tiny is a tiny random-weight test model: it renders noise" in err
+    first, second = tmp_path / "out" / "cat-11.png", tmp_path / "out" / "cat-12.png"
+    assert first.exists() and second.exists()
+    chunks = Image.open(first).text
+    record = json.loads(chunks["promptlang"])
+    assert record["seed"] == 11 and record["prompt"] == "cat" and record["model"] == "builtin:tiny"
+    assert record["source"] == SRC and record["catalogs"][0]["name"] == "core"
+    assert len(record["catalogs"][0]["sha256"]) == 64
+    assert record["ir"]["params"]["width"] == 64 and record["test_model"] is True
+    assert {"promptlang", "torch", "diffusers"} <= set(record["versions"])
+    assert chunks["parameters"].splitlines()[0].startswith("a watercolor painting of a cat (in a hat:1.21)")
+    assert "Negative prompt: blurry" in chunks["parameters"]
+    assert "Steps: 2, Sampler: Default, CFG scale: 7.5, Seed: 11, Size: 64x64" in chunks["parameters"]
+
+    assert main(["show", str(second)]) == 0
+    shown = capsys.readouterr().out
+    assert "seed:      12" in shown and "(random-weight test model)" in shown
+
+    assert main(["reproduce", str(second), "-o", "again"]) == 0
+    assert np.array_equal(pixels(second), pixels(tmp_path / "again" / "cat-12.png"))
+    # never overwrite silently
+    capsys.readouterr()
+    assert main(["render", str(path), "--model", "builtin:tiny", "-o", "out", "-q"]) == 1
+    assert "already exists" in capsys.readouterr().err
+    assert main(["render", str(path), "--model", "builtin:tiny", "-o", "out", "-q", "--overwrite"]) == 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--model", "no-such-org/no-such-model"], "no-such-org/no-such-model"),
+    (["--model", "./missing-folder"], "missing-folder"),
+    (["--model", "builtin:huge"], "unknown builtin model"),
+    (["--model", "builtin:tiny", "--scheduler", "eular"], "unknown scheduler `eular`; did you mean `euler`?"),
+    (["--model", "builtin:tiny", "--size", "65x64"], "width 65 must be a multiple of 8"),
+    (["--model", "builtin:tiny", "--size", "big"], "expected WIDTHxHEIGHT"),
+])
+def test_render_errors_leave_no_files(write, tmp_path, capsys, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    path = write("cat.prompt", SRC)
+    assert main(["render", str(path), "-o", "out", "-q", *args]) == 1
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
+
+
+def test_no_model_anywhere_is_a_clear_error(write, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = write("cat.prompt", SRC)
+    assert main(["render", str(path), "-q"]) == 1
+    assert "names no model" in capsys.readouterr().err
+
+
+def test_saved_tiny_model_renders_like_builtin(tmp_path, tiny):
+    from promptlang.models import load_pipeline, save_tiny
+
+    folder = save_tiny(tmp_path / "tiny-sd", "sd")
+    loaded = load_pipeline(str(folder), "cpu")
+    (prompt,) = promptlang.compile_source(SRC).prompts
+    a = promptlang.render(prompt, pipe=loaded)[0]
+    b = promptlang.render(prompt, pipe=tiny)[0]
+    assert np.array_equal(np.asarray(a.image), np.asarray(b.image))
+
+
+def test_sdxl_tiny_renders(tmp_path):
+    from promptlang.models import load_pipeline
+
+    pipe = load_pipeline("builtin:tiny-sdxl", "cpu")
+    (prompt,) = promptlang.compile_source(SRC).prompts
+    (done,) = promptlang.render(prompt, pipe=pipe)
+    assert done.image.size == (64, 64)
+
+
+@pytest.mark.gpu
+def test_fp16_render_on_cuda():
+    import torch
+
+    from promptlang.models import load_pipeline
+
+    pipe = load_pipeline("builtin:tiny", "cuda")
+    assert pipe.unet.dtype == torch.float16
+    (prompt,) = promptlang.compile_source(SRC).prompts
+    a = promptlang.render(prompt, pipe=pipe)[0]
+    b = promptlang.render(prompt, pipe=pipe)[0]
+    assert np.array_equal(np.asarray(a.image), np.asarray(b.image))

@@ -148,3 +148,49 @@ def test_fp16_render_on_cuda():
     a = promptlang.render(prompt, pipe=pipe)[0]
     b = promptlang.render(prompt, pipe=pipe)[0]
     assert np.array_equal(np.asarray(a.image), np.asarray(b.image))
+
+
+TWO = SRC + '''prompt dog extends cat {
+    subject "a dog"
+}
+'''
+
+
+def test_embed_cli_files_metadata_and_round_trip(write, tmp_path, capsys, monkeypatch, tiny):
+    import torch
+
+    from promptlang.encode import encode, load_embeddings
+
+    monkeypatch.chdir(tmp_path)
+    path = write("two.prompt", TWO)
+    assert main(["embed", str(path), "--model", "builtin:tiny", "-o", "emb", "--no-cache"]) == 0
+    assert sorted(p.name for p in (tmp_path / "emb").iterdir()) == ["cat.safetensors", "dog.safetensors"]
+    tensors, meta = load_embeddings(tmp_path / "emb" / "dog.safetensors")
+    assert set(tensors) == {"prompt_embeds", "negative_prompt_embeds"}
+    assert tensors["prompt_embeds"].shape == tensors["negative_prompt_embeds"].shape
+    assert meta["prompt"] == "dog" and meta["model"] == "builtin:tiny"
+    assert meta["compel"].startswith("a watercolor painting of a dog")
+    assert len(meta["source_sha256"]) == 64 and meta["promptlang_version"] == promptlang.__version__
+    expected = encode(promptlang.compile_source(TWO).prompts[1], tiny)
+    assert torch.allclose(tensors["prompt_embeds"], expected["prompt_embeds"], atol=1e-6)
+    # the tensors drive the pipeline as they are
+    image = tiny(**tensors, num_inference_steps=2, width=64, height=64,
+                 generator=torch.Generator().manual_seed(0)).images[0]
+    assert image.size == (64, 64)
+
+    assert main(["embed", str(path), "--model", "builtin:tiny", "--prompt", "cat", "-o", "one.safetensors"]) == 0
+    assert load_embeddings(tmp_path / "one.safetensors")[1]["prompt"] == "cat"
+    capsys.readouterr()
+    assert main(["embed", str(path), "--model", "builtin:tiny", "-o", "many.safetensors"]) == 1
+    assert "give a folder" in capsys.readouterr().err
+    assert not (tmp_path / "many.safetensors").exists()
+
+
+def test_python_api_names_work_after_importing_the_modules(tiny):
+    import promptlang.encode as encode_module
+    import promptlang.render as render_module
+
+    (prompt,) = promptlang.compile_source(SRC).prompts
+    assert promptlang.encode(prompt, tiny)["prompt_embeds"].shape[0] == 1
+    assert promptlang.render(prompt, pipe=tiny)[0].seed == 11
+    assert render_module(prompt, pipe=tiny)[0].seed == 11 and callable(encode_module)

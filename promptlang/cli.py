@@ -104,8 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Validate catalog files and render every template in the sandbox.")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.set_defaults(func=cmd_catalog_validate)
+    from .cli_latent import add_commands as add_latent_commands
     from .cli_render import add_commands
     add_commands(command, catalogs_option)
+    add_latent_commands(command, catalogs_option)
     return parser
 
 

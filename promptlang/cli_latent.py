@@ -1,0 +1,246 @@
+"""`promptlang walk | sheet`: latent walks, bilinear grids and comparison sheets.
+
+Everything the command line can get wrong (prompt names, sizes, --vary values, files
+that already exist) is checked before anything renders, and every file is written
+atomically, so an error leaves nothing behind.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from .errors import PromptError
+
+
+def add_commands(command, catalogs_option) -> None:
+    p = command("walk", "Walk latent space between two prompts (--from A --to B), or render a bilinear grid "
+                        "between four (--grid A B C D).", cmd_walk)
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--from", dest="start", metavar="A", help="the prompt at frame 0")
+    p.add_argument("--to", dest="end", metavar="B", help="the prompt at the last frame")
+    p.add_argument("--frames", type=int, metavar="N", help="frames in a walk, endpoints included (default 8)")
+    p.add_argument("--grid", nargs=4, metavar=("A", "B", "C", "D"),
+                   help="a grid with A top-left, B top-right, C bottom-left, D bottom-right")
+    p.add_argument("--size", metavar="K", help="with --grid: tiles per side (default 3); the image size is "
+                                               "--image-size")
+    p.add_argument("--out", "-o", metavar="DIR", default="walks", help="output folder (default: walks)")
+    p.add_argument("--model", "-m", metavar="MODEL", help="model (default: the first prompt's `model`); "
+                                                          "builtin:tiny is a test model that renders noise")
+    p.add_argument("--steps", type=int, metavar="N")
+    p.add_argument("--image-size", metavar="WxH", help="override the image size, e.g. 512x512")
+    p.add_argument("--animation", choices=("gif", "webp"), default="gif",
+                   help="format of a walk's animation (default: gif)")
+    p.add_argument("--device", choices=("cuda", "cpu"), help="default: cuda when there is one")
+    p.add_argument("--overwrite", action="store_true", help="replace files that already exist")
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the embeddings cache")
+    catalogs_option(p)
+
+    p = command("sheet", "Render prompts across seeds, models or slot values into one labelled grid "
+                         "(rows: prompts x --vary values; columns: models x seeds).", cmd_sheet)
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--prompts", metavar="A,B,…", help="the prompts (rows); default: every prompt in the file")
+    p.add_argument("--seeds", metavar="S,S,…", help="seeds (columns); default: each prompt's own seed")
+    p.add_argument("--models", metavar="M,M,…", help="models (columns, before seeds)")
+    p.add_argument("--vary", metavar="SLOT=V,V,…",
+                   help="rows for each value of a slot or setting, e.g. style=van_gogh,dali,picasso or steps=10,20")
+    p.add_argument("--out", "-o", metavar="OUT.png", help="the sheet (default: FILE's name + -sheet.png); "
+                                                          "tiles go to OUT-tiles/")
+    p.add_argument("--model", "-m", metavar="MODEL", help="the model when --models is not given")
+    p.add_argument("--steps", type=int, metavar="N")
+    p.add_argument("--image-size", metavar="WxH", help="override the image size, e.g. 512x512")
+    p.add_argument("--device", choices=("cuda", "cpu"), help="default: cuda when there is one")
+    p.add_argument("--overwrite", action="store_true", help="replace files that already exist")
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the embeddings cache")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    catalogs_option(p)
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _image_size(text):
+    if text is None:
+        return None, None
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise PromptError(f"--image-size {text}: expected WIDTHxHEIGHT, such as 512x512") from None
+    return w, h
+
+
+def _check_free(paths, overwrite: bool) -> None:
+    existing = [str(p) for p in paths if Path(p).exists()]
+    if existing and not overwrite:
+        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+        raise PromptError(f"{existing[0]} already exists{more}",
+                          hint="pass --overwrite to replace, or choose another output with -o")
+
+
+def _list(text, what, convert=str):
+    if text is None:
+        return None
+    items = [v.strip() for v in text.split(",") if v.strip()]
+    try:
+        return [convert(v) for v in items]
+    except ValueError:
+        raise PromptError(f"--{what} {text}: expected a comma-separated list of whole numbers") from None
+
+
+def _cache(args):
+    from .encode import default_cache_dir
+
+    return None if args.no_cache else default_cache_dir()
+
+
+# --------------------------------------------------------------------------- walk
+
+def walk_plan(args, result):
+    """Check the arguments and return ``(kind, prompts, count, files)``; nothing rendered or written."""
+    from .render import effective
+
+    if args.grid and (args.start or args.end):
+        raise PromptError("give either --from A --to B (a walk) or --grid A B C D (a grid), not both")
+    if not args.grid and not (args.start and args.end):
+        raise PromptError("walk needs --from A --to B, or --grid A B C D",
+                          hint="e.g. `promptlang walk FILE --from cat --to dog --frames 8`")
+    width, height = _image_size(args.image_size)
+    if args.grid:
+        if args.frames is not None:
+            raise PromptError("--frames is for a walk (--from/--to); a grid's size is --size K")
+        try:
+            count = int(args.size) if args.size is not None else 3
+        except ValueError:
+            raise PromptError(f"--size {args.size}: with --grid it is the number of tiles per side, such as 4",
+                              hint="the image size is --image-size WxH") from None
+        if count < 2:
+            raise PromptError(f"--size {count}: a grid needs at least 2 tiles per side")
+        names = list(args.grid)
+    else:
+        if args.size is not None:
+            raise PromptError("--size is a grid's tiles per side (with --grid); the image size is --image-size WxH")
+        count = 8 if args.frames is None else args.frames
+        if count < 2:
+            raise PromptError(f"--frames {count}: a walk needs at least 2 frames (the two endpoints)")
+        names = [args.start, args.end]
+    prompts = [result.prompt(n) for n in names]
+    model = args.model or next((p.params.model for p in prompts if p.params.model), None)
+    prompts = [effective(p, model=model, steps=args.steps, width=width, height=height, images=1) for p in prompts]
+    out = Path(args.out)
+    if args.grid:
+        stem = "grid-" + "-".join(names)
+        files = [out / f"{stem}-r{r:02d}-c{c:02d}.png" for r in range(count) for c in range(count)]
+        files.append(out / f"{stem}.png")
+    else:
+        stem = f"walk-{names[0]}-{names[1]}"
+        digits = max(3, len(str(count - 1)))
+        files = [out / f"{stem}-{i:0{digits}d}.png" for i in range(count)]
+        files += [out / f"{stem}.{args.animation}", out / f"{stem}-sheet.png"]
+    return ("grid" if args.grid else "walk"), prompts, count, files
+
+
+def cmd_walk(args) -> int:
+    from .cli_render import _compile, _note_test_model
+    from .latent import grid_frames, save_frame, save_image, walk_frames
+    from .models import load_pipeline
+    from .render import default_device
+    from .sheet import labelled_grid, save_sheet
+
+    result = _compile(args)
+    kind, prompts, count, files = walk_plan(args, result)
+    _check_free(files, args.overwrite)
+    model = prompts[0].params.model
+    _note_test_model(model)
+    pipe = load_pipeline(model, args.device or default_device())
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    tiles = files[:count * count] if kind == "grid" else files[:count]
+
+    def save(frame):
+        path = save_frame(frame, tiles[frame.index], source=result.file.source, source_path=result.file.path,
+                          catalogs=result.scope.catalogs)
+        where = f"t={frame.t:.3f}" if kind == "walk" else f"u={frame.u:.3f} v={frame.v:.3f}"
+        print(f"{path}  ({where})")
+
+    warnings: list = []
+    if kind == "walk":
+        frames = walk_frames(pipe, *prompts, count, cache_dir=_cache(args), on_frame=save, warnings=warnings)
+    else:
+        frames = grid_frames(pipe, *prompts, count, cache_dir=_cache(args), on_frame=save, warnings=warnings)
+    for w in warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    names = [p.name for p in prompts]
+    record = {"format": 1, "kind": kind, "endpoints": names, "seeds": [p.params.seed for p in prompts],
+              "model": model, "source_path": result.file.path, "tiles": [f.name for f in tiles]}
+    if kind == "walk":
+        images = [f.image for f in frames]
+        animation = files[count]
+        extra = {"lossless": True} if animation.suffix == ".webp" else {}
+        save_image(images[0], animation, save_all=True, append_images=images[1:], duration=150, loop=0, **extra)
+        print(animation)
+        per_row = min(count, 8)
+        rows = [images[i:i + per_row] for i in range(0, count, per_row)]
+        captions = []
+        for i in range(0, count, per_row):
+            captions.append([_walk_caption(f, names) for f in frames[i:i + per_row]])
+        layout = labelled_grid(rows, captions=captions, title=f"{names[0]} -> {names[1]}, {count} frames")
+        print(save_sheet(layout, files[count + 1], dict(record, t=[f.t for f in frames])))
+    else:
+        grid = [[f.image for f in frames[r * count:(r + 1) * count]] for r in range(count)]
+        captions = [[_corner_caption(r, c, count, names) for c in range(count)] for r in range(count)]
+        layout = labelled_grid(grid, row_labels=[f"v={r / (count - 1):.2f}" for r in range(count)],
+                               col_labels=[f"u={c / (count - 1):.2f}" for c in range(count)], captions=captions,
+                               title=f"{names[0]} (top left), {names[1]} (top right), {names[2]} (bottom left), "
+                                     f"{names[3]} (bottom right)")
+        print(save_sheet(layout, files[-1], record))
+    return 0
+
+
+def _walk_caption(frame, names) -> str:
+    if frame.t == 0:
+        return f"{names[0]}"
+    if frame.t == 1:
+        return f"{names[1]}"
+    return f"t={frame.t:.2f}"
+
+
+def _corner_caption(r, c, k, names) -> str:
+    corners = {(0, 0): names[0], (0, k - 1): names[1], (k - 1, 0): names[2], (k - 1, k - 1): names[3]}
+    return corners.get((r, c), "")
+
+
+# --------------------------------------------------------------------------- sheet
+
+def sheet_plan(args, result):
+    """Check the arguments; return ``(plan, out)`` with every tile's prompt resolved. Nothing rendered."""
+    from .sheet import parse_vary, plan
+
+    if args.models and args.model:
+        raise PromptError("give --models M1,M2 (a column per model) or --model M, not both")
+    width, height = _image_size(args.image_size)
+    out = Path(args.out) if args.out else Path(f"{Path(args.file).stem}-sheet.png")
+    if out.suffix.lower() != ".png":
+        raise PromptError(f"--out {out}: the sheet is a PNG; give a file name ending in .png")
+    if not (out.parent if str(out.parent) else Path(".")).is_dir():
+        raise PromptError(f"--out {out}: the folder {out.parent} does not exist")
+    the_plan = plan(result, prompts=_list(args.prompts, "prompts"), seeds=_list(args.seeds, "seeds", int),
+                    models=_list(args.models, "models"), vary=parse_vary(args.vary) if args.vary else None,
+                    model=args.model, steps=args.steps, width=width, height=height, stem=out.stem)
+    return the_plan, out
+
+
+def cmd_sheet(args) -> int:
+    from .cli_render import _compile, _note_test_model
+    from .sheet import render_sheet, targets
+
+    result = _compile(args)
+    the_plan, out = sheet_plan(args, result)
+    _check_free(targets(the_plan, out), args.overwrite)
+    for model in the_plan.models:
+        _note_test_model(model)
+
+    def done(tile):
+        print(f"{tile.filename}  ({tile.row_label}; {tile.col_label})")
+
+    layout = render_sheet(result, the_plan, out, device=args.device, cache_dir=_cache(args),
+                          progress=not args.quiet, on_tile=done)
+    print(f"{out}  ({layout.rows} rows x {layout.cols} columns of {layout.tile[0]}x{layout.tile[1]} tiles)")
+    return 0

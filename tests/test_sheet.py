@@ -1,0 +1,155 @@
+"""Labelled grids and `promptlang sheet` on CPU with the tiny test model."""
+import argparse
+import json
+import re
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import promptlang
+from promptlang import sheet
+from promptlang.errors import PromptError
+
+SRC = '''use core
+defaults {
+    size 64x64
+    steps 2
+}
+prompt meeting {
+    subject "a business meeting"
+    style van_gogh
+    seed 5
+}
+prompt cat {
+    subject "a cat"
+    seed 6
+}
+'''
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    from promptlang.models import load_pipeline
+    return load_pipeline("builtin:tiny", "cpu")
+
+
+@pytest.fixture
+def cli(tiny, monkeypatch, in_tmp):
+    import promptlang.models
+    from promptlang.cli import build_parser, main
+
+    monkeypatch.setattr(promptlang.models, "load_pipeline", lambda model, device="cpu", **kw: tiny)
+    (in_tmp / "s.prompt").write_text(SRC, encoding="utf-8")
+    registered = "sheet" in build_parser()._subparsers._group_actions[0].choices
+
+    def run(*argv):
+        if registered:
+            return main(list(argv))
+        from promptlang.cli_latent import add_commands
+
+        parser = argparse.ArgumentParser(prog="promptlang")
+        sub = parser.add_subparsers()
+
+        def command(name, help_text, func):
+            p = sub.add_parser(name)
+            p.set_defaults(func=func)
+            return p
+
+        add_commands(command, lambda p: p.add_argument("--catalogs", action="append", default=[]))
+        args = parser.parse_args(list(argv))
+        try:
+            return args.func(args)
+        except PromptError as exc:
+            print(str(exc), file=sys.stderr)
+            return 1
+    return run
+
+
+def test_labelled_grid_geometry():
+    tiles = [[Image.new("RGB", (64, 48), (i * 40, j * 40, 0)) for j in range(3)] for i in range(2)]
+    lay = sheet.labelled_grid(tiles, row_labels=["first row", "second"], col_labels=["a", "b", "a long column label"])
+    assert lay.left > 0 and lay.top > 0 and lay.caption == 0
+    assert lay.image.size == (lay.left + 3 * 64, lay.top + 2 * 48)
+    cell = np.asarray(lay.image)[lay.top + 48:lay.top + 96, lay.left + 128:lay.left + 192]
+    assert (cell == (40, 80, 0)).all()  # tile (1, 2) is where it belongs
+    margin = np.asarray(lay.image)[:lay.top, lay.left:]
+    assert (margin != 255).any()  # the labels are drawn
+    bare = sheet.labelled_grid(tiles)
+    assert bare.image.size == (192, 96)
+
+
+def test_varied_replaces_a_slot_and_resolves_again():
+    result = promptlang.compile_source(SRC)
+    dali = sheet.varied(result, "meeting", "style", "dali")
+    text = promptlang.ir.join_text(dali.positive)
+    assert "Dal" in text and "van Gogh" not in text
+    steps = sheet.varied(result, "cat", "steps", "7")
+    assert steps.params.steps == 7 and steps.positive == result.prompt("cat").positive
+    with pytest.raises(PromptError, match=r"--vary style=dalli: unknown style `dalli`; did you mean `dali`"):
+        sheet.varied(result, "meeting", "style", "dalli")
+    with pytest.raises(PromptError, match="no prompt named `meetin`"):
+        sheet.varied(result, "meetin", "style", "dali")
+    with pytest.raises(PromptError, match="--vary colour=red"):
+        sheet.varied(result, "meeting", "colour", "red")
+
+
+def test_sheet_command_rows_are_vary_values_columns_are_seeds(cli, in_tmp, tiny):
+    assert cli("sheet", "s.prompt", "--prompts", "meeting", "--vary", "style=van_gogh,dali,picasso",
+               "--seeds", "1,2", "-o", "cmp.png", "--model", "builtin:tiny", "--no-cache", "-q") == 0
+    image = Image.open(in_tmp / "cmp.png")
+    record = json.loads(image.text["promptlang-sheet"])
+    lay = record["layout"]
+    assert (lay["rows"], lay["cols"], lay["tile"]) == (3, 2, [64, 64])
+    assert image.size == (lay["left"] + 2 * 64, lay["top"] + 3 * 64)
+    assert record["row_labels"] == ["meeting · style=van_gogh", "meeting · style=dali", "meeting · style=picasso"]
+    assert record["col_labels"] == ["seed 1", "seed 2"]
+    tiles = sorted(p.name for p in (in_tmp / "cmp-tiles").iterdir())
+    assert len(tiles) == 6 and [t["file"] for t in record["tiles"]][0] == "cmp-tiles/" + tiles[0]
+    # each tile is an ordinary render with provenance: its IR holds the varied slot
+    tile = record["tiles"][3]  # row 1 (dali), column 1 (seed 2)
+    assert (tile["row"], tile["col"], tile["seed"], tile["vary"]) == (1, 1, 2, "style=dali")
+    info, params = promptlang.provenance.read(in_tmp / tile["file"])
+    prompt = promptlang.ir.from_json(info["ir"])
+    assert "Dal" in promptlang.ir.join_text(prompt.positive) and info["seed"] == 2 and "Seed: 2" in params
+    again = promptlang.render(prompt, pipe=tiny, seed=2)[0].image
+    pixels = np.asarray(Image.open(in_tmp / tile["file"]).convert("RGB"))
+    assert np.array_equal(np.asarray(again), pixels)
+    top, left = lay["top"] + 64, lay["left"] + 64  # the same pixels sit in the sheet at row 1, column 1
+    assert np.array_equal(np.asarray(image.convert("RGB"))[top:top + 64, left:left + 64], pixels)
+
+
+def test_sheet_defaults_and_models(cli, in_tmp):
+    assert cli("sheet", "s.prompt", "--models", "builtin:tiny", "--no-cache", "-q") == 0
+    record = json.loads(Image.open(in_tmp / "s-sheet.png").text["promptlang-sheet"])
+    assert record["row_labels"] == ["meeting", "cat"] and record["col_labels"] == ["builtin:tiny"]
+    assert [t["seed"] for t in record["tiles"]] == [5, 6]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--prompts", "meeting,cta"], "no prompt named `cta`.*did you mean `cat`"),
+    (["--vary", "style=van_gogh,dalli"], "unknown style `dalli`; did you mean `dali`"),
+    (["--vary", "style"], "expected SLOT=VALUE"),
+    (["--seeds", "1,two"], "whole numbers"),
+    (["--image-size", "64"], "WIDTHxHEIGHT"),
+    (["--image-size", "30x64"], "multiple of 8"),
+    (["-o", "sheet.jpg"], "ending in .png"),
+    (["--models", "builtin:tiny", "--model", "builtin:tiny"], "not both"),
+])
+def test_sheet_errors_are_clear_and_write_nothing(cli, in_tmp, capsys, argv, message):
+    if "--model" not in argv and "--models" not in argv:
+        argv = argv + ["--model", "builtin:tiny"]
+    assert cli("sheet", "s.prompt", *argv) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and re.search(message, err), err
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["s.prompt"]
+
+
+def test_sheet_refuses_to_overwrite(cli, in_tmp, capsys):
+    args = ("sheet", "s.prompt", "--prompts", "cat", "--model", "builtin:tiny", "--no-cache", "-q")
+    assert cli(*args) == 0
+    before = {p: p.stat().st_mtime_ns for p in in_tmp.rglob("*")}
+    assert cli(*args) == 1 and "already exists" in capsys.readouterr().err
+    assert {p: p.stat().st_mtime_ns for p in in_tmp.rglob("*")} == before
+    assert cli(*args, "--overwrite") == 0

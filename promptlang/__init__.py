@@ -36,15 +36,16 @@ def compile(source_or_path, *, target: str | None = None, search_dirs=()):
 def __getattr__(name):
     """``promptlang.encode`` and ``promptlang.render`` import torch: only when first asked for.
 
-    The functions shadow their modules' names here; code inside the package imports
-    from the modules (``from .encode import encode``), never ``from . import encode``.
+    Each is its module, made callable (calling it runs the function of the same name),
+    so ``promptlang.render(...)`` and ``promptlang.render.save_png`` both work whatever
+    was imported first.
     """
     if name in ("encode", "render"):
         import importlib
 
-        function = getattr(importlib.import_module(f"{__name__}.{name}"), name)
-        globals()[name] = function
-        return function
+        module = importlib.import_module(f"{__name__}.{name}")  # the module is callable: it runs the function
+        globals()[name] = module
+        return module
     raise AttributeError(f"module 'promptlang' has no attribute {name!r}")
 
 

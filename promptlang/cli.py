@@ -31,6 +31,10 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # a folder that cannot be written, -o naming a file, a full disk…
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
     except BrokenPipeError:
         return 0
 
@@ -139,6 +143,9 @@ def write_atomic(path: str | Path, data: bytes) -> None:
         raise PromptError(f"--out {path}: the folder {folder} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; output is for sharing
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.replace(tmp, path)

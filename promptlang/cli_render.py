@@ -63,7 +63,8 @@ def add_commands(command, catalogs_option) -> None:
     p.add_argument("--out", "-o", metavar="DIR", default="reproduced", help="output folder (default: reproduced)")
     p.add_argument("--model", "-m", metavar="MODEL", help="use another copy of the model (default: as recorded)")
     p.add_argument("--device", choices=("cuda", "cpu"))
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--overwrite", action="store_true", help="replace the PNG if it already exists")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
 
 def _compile(args):
@@ -86,7 +87,9 @@ def source_hash(result) -> str:
 
 
 def _note_test_model(model: str | None) -> None:
-    if model and model.startswith("builtin:"):
+    from .models import BUILTIN
+
+    if model in BUILTIN:
         print("note: " + TEST_MODEL_NOTE.format(model=model), file=sys.stderr)
 
 
@@ -115,21 +118,33 @@ def cmd_embed(args) -> int:
             raise PromptError(f"--out {out}: without --prompt every prompt gets its own file, so give a folder",
                               hint="or pick one prompt with --prompt NAME")
         paths = [out / f"{p.name}.safetensors" for p in prompts]
-    model = args.model or next((p.params.model for p in prompts if p.params.model), None)
-    if not model:
-        raise PromptError("no model: give --model or `model \"…\"` in the file",
-                          hint="`--model builtin:tiny` works on any machine (a random-weight test model)")
-    _note_test_model(model)
-    pipe = load_pipeline(model, args.device or default_device())
-    tensors = encode(prompts, pipe, cache_dir=_cache(args))
+    models = {p.name: args.model or p.params.model for p in prompts}
+    for prompt in prompts:
+        if not models[prompt.name]:
+            raise PromptError(f"prompt `{prompt.name}` names no model: give --model or `model \"…\"` in the file",
+                              hint="`--model builtin:tiny` works on any machine (a random-weight test model)")
+    if out.exists() and not out.is_dir() and not args.prompt:
+        raise PromptError(f"--out {out} is a file; without --prompt give a folder")
     digest = source_hash(result)
-    for prompt, path, t in zip(prompts, paths, tensors):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save_embeddings(path, t, {"promptlang_version": __version__, "model": model, "prompt": prompt.name,
-                                  "compel": compel.emit(prompt), "source_sha256": digest,
-                                  "source": result.file.path})
-        print(f"{path}: {', '.join(f'{k} {tuple(v.shape)}' for k, v in t.items())}")
+    for model in dict.fromkeys(models.values()):  # one pipeline per model, in file order
+        group = [(p, path) for p, path in zip(prompts, paths) if models[p.name] == model]
+        _note_test_model(model)
+        pipe = load_pipeline(model, args.device or default_device())
+        tensors = encode([p for p, _ in group], pipe, cache_dir=_cache(args))
+        for (prompt, path), t in zip(group, tensors):
+            _save_one(prompt, path, t, model, digest, result)
     return 0
+
+
+def _save_one(prompt, path: Path, t: dict, model: str, digest: str, result) -> None:
+    from . import __version__
+    from .encode import save_embeddings
+    from .targets import compel
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_embeddings(path, t, {"promptlang_version": __version__, "model": model, "prompt": prompt.name,
+                              "compel": compel.emit(prompt), "source_sha256": digest, "source": result.file.path})
+    print(f"{path}: {', '.join(f'{k} {tuple(v.shape)}' for k, v in t.items())}")
 
 
 def parse_size(text: str | None):
@@ -146,6 +161,8 @@ def _targets(prompts, out: Path, overwrite: bool):
     """Every file a render will write, checked before anything is rendered."""
     from .render import Rendered
 
+    if out.exists() and not out.is_dir():
+        raise PromptError(f"--out {out} is a file, not a folder")
     names = []
     for p in prompts:
         for i in range(p.params.images):
@@ -183,10 +200,10 @@ def render_to_folder(result, prompts, out: Path, *, device=None, batch=1, progre
     _targets(prompts, out, overwrite)
     for model in sorted({p.params.model for p in prompts}):
         _note_test_model(model)
-    out.mkdir(parents=True, exist_ok=True)
     written = []
 
     def save(done):
+        out.mkdir(parents=True, exist_ok=True)  # only once there is an image: a failed run leaves no folder
         path = save_png(done, out / done.filename, source=result.file.source, source_path=result.file.path,
                         catalogs=result.scope.catalogs)
         written.append(path)
@@ -198,31 +215,40 @@ def render_to_folder(result, prompts, out: Path, *, device=None, batch=1, progre
     return written
 
 
+def _printable(text) -> str:
+    """Text from a PNG is untrusted: no terminal escape sequences reach the screen."""
+    return "".join(c if c.isprintable() or c in "\n\t" else f"\\x{ord(c):02x}" for c in str(text))
+
+
 def cmd_show(args) -> int:
     from .provenance import read
 
     info, parameters = read(args.image)
-    if args.json:
-        print(json.dumps(info, ensure_ascii=False, indent=2))
+
+    def show(text: str) -> None:  # every line shown here comes from the PNG
+        print(_printable(text))
+
+    if args.json:  # JSON escapes control characters itself
+        sys.stdout.write(json.dumps(info, ensure_ascii=False, indent=2) + "\n")
         return 0
     from . import ir
     from .targets import compel
 
     prompt = ir.from_json(info["ir"])
     p = prompt.params
-    print(f"prompt:    {info['prompt']}" + (f"  (from {info['source_path']})" if info.get("source_path") else ""))
-    print(f"model:     {info['model']}" + ("  (random-weight test model)" if info.get("test_model") else ""))
-    print(f"seed:      {info['seed']}   size: {p.width}x{p.height}   steps: {p.steps}   guidance: {p.guidance:g}"
+    show(f"prompt:    {info['prompt']}" + (f"  (from {info['source_path']})" if info.get("source_path") else ""))
+    show(f"model:     {info['model']}" + ("  (random-weight test model)" if info.get("test_model") else ""))
+    show(f"seed:      {info['seed']}   size: {p.width}x{p.height}   steps: {p.steps}   guidance: {p.guidance:g}"
           f"   scheduler: {p.scheduler or 'model default'}")
-    print("compel:    " + compel.emit(prompt).replace("\n", "\n           "))
+    show("compel:    " + compel.emit(prompt).replace("\n", "\n           "))
     for cat in info.get("catalogs", []):
-        print(f"catalog:   {cat['name']} {cat['version']}  sha256 {cat['sha256'][:16]}…")
+        show(f"catalog:   {cat['name']} {cat['version']}  sha256 {cat['sha256'][:16]}…")
     versions = ", ".join(f"{k} {v}" for k, v in info.get("versions", {}).items() if v)
-    print(f"versions:  {versions}")
+    show(f"versions:  {versions}")
     if parameters:
-        print("parameters (AUTOMATIC1111):\n  " + parameters.replace("\n", "\n  "))
+        show("parameters (AUTOMATIC1111):\n  " + parameters.replace("\n", "\n  "))
     if info.get("source"):
-        print("source:\n  " + info["source"].rstrip("\n").replace("\n", "\n  "))
+        show("source:\n  " + info["source"].rstrip("\n").replace("\n", "\n  "))
     return 0
 
 
@@ -240,8 +266,11 @@ def cmd_reproduce(args) -> int:
     out = Path(args.out)
     (target,) = _targets([prompt], out, args.overwrite)
     _note_test_model(model)
+    if int(info.get("batch", 1)) > 1 or info.get("fast"):
+        print(f"note: {args.image} was rendered {'in a batch of ' + str(info['batch']) if info.get('batch', 1) > 1 else 'in fast mode'}; "
+              "re-rendered alone its pixels may differ in the last bit", file=sys.stderr)
+    (done,) = render(prompt, device=args.device, progress=not args.quiet)
     out.mkdir(parents=True, exist_ok=True)
-    (done,) = render(prompt, device=args.device, progress=True)
     done.index = int(info.get("index", 0))
     save_png(done, target, source=info.get("source"), source_path=info.get("source_path"))
     print(f"{target}  (seed {done.seed}, reproduced from {args.image})")

@@ -411,6 +411,9 @@ def save_embeddings(path, tensors: dict, metadata: dict | None = None) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; embeddings are for sharing
         save_file(data, tmp, metadata=meta)
         os.replace(tmp, path)
     except BaseException:

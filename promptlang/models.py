@@ -201,7 +201,8 @@ def load_pipeline(model: str, device: str = "cpu", dtype=None, local_files_only:
     if model.startswith("builtin:") and model not in BUILTIN:
         raise PromptError(f"unknown builtin model `{model}`", hint="builtin models: " + ", ".join(BUILTIN))
     if model in BUILTIN:
-        pipe = build_tiny(BUILTIN[model]).to(device=device, dtype=torch_dtype)
+        pipe = build_tiny(BUILTIN[model])
+        pipe = pipe.to(device=device, dtype=torch_dtype) if torch_dtype != torch.float32 else pipe.to(device)
     else:
         with _quiet_loading():
             pipe = _load(model, torch_dtype, local_files_only, config)
@@ -258,9 +259,14 @@ def _load_folder(path: Path, dtype, model: str, **kwargs):
     extra = {"safety_checker": None, "requires_safety_checker": False} if cls.__name__ in _SD_CLASSES else {}
     variant = _variant(path)
     try:
-        pipe = cls.from_pretrained(path, local_files_only=True, variant=variant,
+        pipe = cls.from_pretrained(path, local_files_only=True, variant=variant, use_safetensors=True,
                                    **_dtype_kwarg(dtype), **extra, **kwargs)
     except Exception as exc:  # diffusers/transformers raise many types; a user sees one
+        if not any(path.rglob("*.safetensors")):
+            raise PromptError(f"{model}: this folder has only pickle weights (.bin), which can run code when "
+                              "loaded; promptlang loads safetensors only",
+                              hint="convert it once where you trust it: pipe.save_pretrained(folder, "
+                                   "safe_serialization=True)") from None
         raise PromptError(f"{model}: cannot load the diffusers folder: {exc}") from None
     _mark(pipe, model, test_model=_is_tiny_folder(path))
     return pipe

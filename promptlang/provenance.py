@@ -7,6 +7,7 @@ prompt's IR and effective params, the model, the seed and the library versions, 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from . import __version__, ir
@@ -17,17 +18,20 @@ FORMAT = 1
 
 
 def versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
     out = {"promptlang": __version__}
     for name in ("diffusers", "torch", "transformers", "compel"):
         try:
-            out[name] = __import__(name).__version__
-        except Exception:
+            out[name] = version(name)
+        except PackageNotFoundError:
             out[name] = None
     return out
 
 
 def record(prompt: ir.Prompt, *, model: str, seed: int, index: int, source: str | None,
-           source_path: str | None, catalogs=(), test_model: bool = False) -> dict:
+           source_path: str | None, catalogs=(), test_model: bool = False, batch: int = 1,
+           fast: bool = False) -> dict:
     """The ``promptlang`` chunk for one image (``prompt.params`` are the effective settings)."""
     return {
         "format": FORMAT,
@@ -38,10 +42,23 @@ def record(prompt: ir.Prompt, *, model: str, seed: int, index: int, source: str 
         "index": index,
         "source": source,
         "source_path": source_path,
-        "catalogs": [{"name": c.name, "version": c.version, "sha256": c.sha256, "path": c.path} for c in catalogs],
+        "catalogs": [{"name": c.name, "version": c.version, "sha256": c.sha256, "path": _short(c.path)}
+                     for c in catalogs],
         "versions": versions(),
         "test_model": test_model,
+        "batch": batch,  # images per pipeline call: only batch 1 is guaranteed pixel-identical on replay
+        "fast": fast,
     }
+
+
+def _short(path: str) -> str:
+    """Bundled catalogs by their place in the package, not the machine's absolute path."""
+    from .resources import styles_dir
+
+    try:
+        return "styles/" + str(Path(path).resolve().relative_to(styles_dir().resolve()))
+    except ValueError:
+        return path
 
 
 def a1111_parameters(prompt: ir.Prompt, *, model: str, seed: int) -> str:
@@ -79,14 +96,29 @@ def read(path: str | Path) -> tuple[dict, str | None]:
             text = dict(getattr(image, "text", {}) or {})
     except FileNotFoundError:
         raise PromptError(f"{path}: no such file") from None
-    except (UnidentifiedImageError, OSError) as exc:
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
         raise PromptError(f"{path}: not a readable image ({exc})") from None
     if CHUNK not in text:
         raise PromptError(f"{path}: has no promptlang provenance (it was not rendered by promptlang, or a tool "
                           "stripped its text chunks)")
     try:
         info = json.loads(text[CHUNK])
-        ir.from_json(info["ir"])
-    except (ValueError, KeyError, TypeError) as exc:
+        prompt = ir.from_json(info["ir"])
+        _check(info, prompt)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise PromptError(f"{path}: its promptlang chunk is damaged ({exc})") from None
     return info, text.get("parameters")
+
+
+def _check(info: dict, prompt: ir.Prompt) -> None:
+    """A PNG is untrusted input: its names become file names and its settings reach diffusers."""
+    from .schedulers import lookup
+
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", prompt.name):
+        raise ValueError(f"bad prompt name {prompt.name!r}")
+    if not isinstance(info.get("seed"), int) or not 0 <= info["seed"] <= 2**32 - 1:
+        raise ValueError("bad seed")
+    if not isinstance(info.get("model"), str) or not info["model"]:
+        raise ValueError("bad model")
+    if prompt.params.scheduler is not None and lookup(prompt.params.scheduler) is None:
+        raise ValueError(f"unknown scheduler {prompt.params.scheduler!r}")

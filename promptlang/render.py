@@ -6,7 +6,9 @@ file, then a rename): an interrupted render leaves no half-written PNG.
 """
 from __future__ import annotations
 
+import math
 import os
+import re
 import secrets
 import tempfile
 from dataclasses import dataclass, replace
@@ -14,6 +16,10 @@ from pathlib import Path
 
 from . import ir
 from .errors import PromptError
+
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 @dataclass
@@ -24,9 +30,13 @@ class Rendered:
     index: int
     model: str
     test_model: bool
+    batch: int = 1
+    fast: bool = False
 
     @property
     def filename(self) -> str:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.prompt.name):
+            raise PromptError(f"prompt name {self.prompt.name!r} cannot be a file name")
         return f"{self.prompt.name}-{self.seed}.png"
 
 
@@ -51,6 +61,11 @@ def effective(prompt: ir.Prompt, *, model=None, images=None, seed=None, steps=No
             raise PromptError(f"{name} {value} must be a multiple of 8 between 64 and 4096")
     if params.steps < 1 or params.images < 1:
         raise PromptError("steps and images must be at least 1")
+    if params.seed is not None and not 0 <= params.seed <= 2**32 - 1:
+        raise PromptError(f"seed {params.seed} is out of range (0 to 4,294,967,295)",
+                          hint="leave the seed out for a random one; it is recorded in the PNG")
+    if not math.isfinite(params.guidance) or not 0 <= params.guidance <= 50:
+        raise PromptError(f"guidance {params.guidance} is out of range (0 to 50)")
     if params.seed is None:
         params = replace(params, seed=secrets.randbelow(2**32))
     if not params.model:
@@ -123,7 +138,8 @@ def render(prompts, pipe=None, *, model=None, device=None, images=None, seed=Non
                     desc=f"{prompt.name} image {start + 1}{f'-{start + count}' if count > 1 else ''}/{p.images}")
                 result = _call(current, prompt, batch, generators)
                 for i, image in enumerate(result.images):
-                    done = Rendered(image, prompt, seeds[i], start + i, p.model, is_test_model(current))
+                    done = Rendered(image, prompt, seeds[i], start + i, p.model, is_test_model(current),
+                                    batch=count, fast=fast)
                     out.append(done)
                     if on_image is not None:
                         on_image(done)
@@ -156,11 +172,13 @@ def save_png(rendered: Rendered, path: str | Path, *, source: str | None = None,
 
     path = Path(path)
     info = record(rendered.prompt, model=rendered.model, seed=rendered.seed, index=rendered.index, source=source,
-                  source_path=source_path, catalogs=catalogs, test_model=rendered.test_model)
+                  source_path=source_path, catalogs=catalogs, test_model=rendered.test_model,
+                  batch=rendered.batch, fast=rendered.fast)
     params = a1111_parameters(rendered.prompt, model=rendered.model, seed=rendered.seed)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; a PNG is for sharing
         rendered.image.save(tmp, format="PNG", pnginfo=pnginfo(info, params))
         os.replace(tmp, path)
     except BaseException:

@@ -47,12 +47,23 @@ def lookup(name: str) -> str | None:
     return key if key in SCHEDULERS else None
 
 
+# Reset first: a model's own scheduler config (often DPM++ Karras, order 3) must not leak
+# into the scheduler a name asks for.
+_BASE = {"use_karras_sigmas": False, "use_exponential_sigmas": False, "use_beta_sigmas": False,
+         "algorithm_type": "dpmsolver++", "solver_order": 2}
+
+
 def make(name: str, config):
     """A diffusers scheduler for ``name`` from a pipeline scheduler's ``config``."""
+    import inspect
+
     import diffusers
 
     class_name, extra, _ = SCHEDULERS[normalize(name)]
-    return getattr(diffusers, class_name).from_config(config, **extra)
+    cls = getattr(diffusers, class_name)
+    accepted = inspect.signature(cls.__init__).parameters
+    settings = {k: v for k, v in {**_BASE, **extra}.items() if k in accepted}
+    return cls.from_config({k: v for k, v in dict(config).items() if k not in _BASE}, **settings)
 
 
 def a1111_label(name: str | None) -> str:

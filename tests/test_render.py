@@ -1,5 +1,6 @@
 """Rendering on CPU with tiny random-weight models: reproducibility, provenance, errors."""
 import json
+import os
 
 import numpy as np
 import pytest
@@ -194,3 +195,87 @@ def test_python_api_names_work_after_importing_the_modules(tiny):
     assert promptlang.encode(prompt, tiny)["prompt_embeds"].shape[0] == 1
     assert promptlang.render(prompt, pipe=tiny)[0].seed == 11
     assert render_module(prompt, pipe=tiny)[0].seed == 11 and callable(encode_module)
+
+
+def _tamper(src, dst, change):
+    from PIL.PngImagePlugin import PngInfo
+
+    image = Image.open(src)
+    record = json.loads(image.text["promptlang"])
+    change(record)
+    meta = PngInfo()
+    meta.add_itxt("promptlang", json.dumps(record))
+    image.save(dst, pnginfo=meta)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda r: r["ir"].__setitem__("name", "../../escape"), "bad prompt name"),
+    (lambda r: r.__setitem__("seed", "7"), "bad seed"),
+    (lambda r: r["ir"]["params"].__setitem__("scheduler", "bogus"), "unknown scheduler"),
+    (lambda r: r.pop("model"), "bad model"),
+])
+def test_untrusted_png_chunks_are_refused(write, tmp_path, capsys, monkeypatch, change, message):
+    monkeypatch.chdir(tmp_path)
+    path = write("cat.prompt", SRC)
+    assert main(["render", str(path), "--model", "builtin:tiny", "-o", "out", "-q"]) == 0
+    _tamper(tmp_path / "out" / "cat-11.png", tmp_path / "evil.png", change)
+    for command in (["show", "evil.png"], ["reproduce", "evil.png", "-o", "again", "-q"]):
+        capsys.readouterr()
+        assert main(command) == 1
+        err = capsys.readouterr().err
+        assert "promptlang chunk is damaged" in err and message in err
+    assert not (tmp_path / "again").exists() and not (tmp_path.parent / "escape-11.png").exists()
+
+
+def test_show_never_prints_terminal_escapes(write, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = write("cat.prompt", SRC)
+    assert main(["render", str(path), "--model", "builtin:tiny", "-o", "out", "-q"]) == 0
+    _tamper(tmp_path / "out" / "cat-11.png", tmp_path / "esc.png", lambda r: r.__setitem__("source", "\x1b[2J boom"))
+    capsys.readouterr()
+    assert main(["show", "esc.png"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\\x1b[2J boom" in out
+
+
+def test_outputs_are_readable_by_others(write, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = write("cat.prompt", SRC)
+    old = os.umask(0o022)
+    try:
+        assert main(["render", str(path), "--model", "builtin:tiny", "-o", "out", "-q"]) == 0
+    finally:
+        os.umask(old)
+    assert (tmp_path / "out" / "cat-11.png").stat().st_mode & 0o777 == 0o644
+
+
+def test_scheduler_names_ignore_the_models_own_scheduler_settings():
+    from diffusers import DPMSolverMultistepScheduler
+
+    from promptlang.schedulers import make
+
+    base = DPMSolverMultistepScheduler(use_karras_sigmas=True, algorithm_type="sde-dpmsolver++", solver_order=3)
+    euler = make("euler", base.config)
+    assert type(euler).__name__ == "EulerDiscreteScheduler" and not euler.config.use_karras_sigmas
+    two_m = make("dpmpp_2m", base.config)
+    assert (two_m.config.algorithm_type, two_m.config.solver_order, two_m.config.use_karras_sigmas) == \
+        ("dpmsolver++", 2, False)
+    assert make("dpmpp_2m_karras", base.config).config.use_karras_sigmas
+
+
+@pytest.mark.parametrize("flag, message", [(["--seed", "-1"], "seed -1 is out of range"),
+                                           (["--seed", str(2**64)], "out of range"),
+                                           (["--guidance", "nan"], "guidance nan is out of range")])
+def test_render_flag_ranges(write, tmp_path, capsys, monkeypatch, flag, message):
+    monkeypatch.chdir(tmp_path)
+    path = write("cat.prompt", SRC)
+    assert main(["render", str(path), "--model", "builtin:tiny", "-o", "out", "-q", *flag]) == 1
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_out_naming_a_file_is_a_clear_error(write, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = write("cat.prompt", SRC)
+    assert main(["render", str(path), "--model", "builtin:tiny", "-o", "cat.prompt", "-q"]) == 1
+    assert "is a file, not a folder" in capsys.readouterr().err

@@ -123,7 +123,7 @@ def measure(name, pipe, prompt, device, steps, size, batch, repeats, fast_compil
              width=size, height=size, generator=gens())
 
     def ours():
-        promptlang.render(prompt, pipe=pipe, images=batch, batch_size=batch, steps=steps)
+        promptlang.render(prompt, pipe=pipe, images=batch, batch_size=batch, steps=steps, width=size, height=size)
 
     rows = {}
     for label, fn in (("plain", plain), ("render", ours)):

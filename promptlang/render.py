@@ -81,7 +81,7 @@ def default_device() -> str:
 
 
 def render(prompts, pipe=None, *, model=None, device=None, images=None, seed=None, steps=None, guidance=None,
-           scheduler=None, batch_size: int = 1, progress: bool = False, cache_dir=None,
+           scheduler=None, width=None, height=None, batch_size: int = 1, progress: bool = False, cache_dir=None,
            on_image=None, fast: bool = False) -> list[Rendered]:
     """Render IR prompts; returns a :class:`Rendered` per image (``.image`` is a PIL image).
 
@@ -104,7 +104,8 @@ def render(prompts, pipe=None, *, model=None, device=None, images=None, seed=Non
     if pipe is not None and model is None:
         model = getattr(pipe, "_promptlang_model", None) or getattr(pipe, "name_or_path", None) or "<pipeline>"
     prompts = [effective(p, model=model,
-                         images=images, seed=seed, steps=steps, guidance=guidance, scheduler=scheduler)
+                         images=images, seed=seed, steps=steps, guidance=guidance, scheduler=scheduler,
+                         width=width, height=height)
                for p in prompts]
     pipes = {}
     out: list[Rendered] = []

@@ -386,16 +386,9 @@ def save_image(image, path, **save_args) -> Path:
 
 def read_record(path) -> dict:
     """The ``promptlang-walk`` record of a frame PNG."""
-    from PIL import Image, UnidentifiedImageError
+    from .provenance import png_text
 
-    try:
-        with Image.open(path) as image:
-            image.load()
-            text = dict(getattr(image, "text", {}) or {})
-    except FileNotFoundError:
-        raise PromptError(f"{path}: no such file") from None
-    except (UnidentifiedImageError, OSError) as exc:
-        raise PromptError(f"{path}: not a readable image ({exc})") from None
+    text = png_text(path)
     if CHUNK not in text:
         raise PromptError(f"{path}: is not a frame of a promptlang walk or grid (no `{CHUNK}` chunk)")
     try:

@@ -86,18 +86,23 @@ def pnginfo(info: dict, parameters: str):
     return meta
 
 
-def read(path: str | Path) -> tuple[dict, str | None]:
-    """``(promptlang record, parameters text)`` from a PNG written by promptlang."""
+def png_text(path: str | Path) -> dict:
+    """The text chunks of an image file (a PromptError for anything that is not a readable image)."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as image:
             image.load()
-            text = dict(getattr(image, "text", {}) or {})
+            return dict(getattr(image, "text", {}) or {})
     except FileNotFoundError:
         raise PromptError(f"{path}: no such file") from None
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
         raise PromptError(f"{path}: not a readable image ({exc})") from None
+
+
+def read(path: str | Path) -> tuple[dict, str | None]:
+    """``(promptlang record, parameters text)`` from a PNG written by promptlang."""
+    text = png_text(path)
     if CHUNK not in text:
         raise PromptError(f"{path}: has no promptlang provenance (it was not rendered by promptlang, or a tool "
                           "stripped its text chunks)")

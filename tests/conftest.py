@@ -36,3 +36,19 @@ def write(tmp_path):
 def in_tmp(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def tiny_pipe():
+    from promptlang.models import load_pipeline
+    return load_pipeline("builtin:tiny", "cpu")
+
+
+@pytest.fixture
+def tiny_cli(tiny_pipe, monkeypatch, in_tmp):
+    """Run `promptlang ...` in-process; every model load gets the one shared tiny pipeline."""
+    import promptlang.models
+    from promptlang.cli import main
+
+    monkeypatch.setattr(promptlang.models, "load_pipeline", lambda model, device="cpu", **kw: tiny_pipe)
+    return lambda *argv: main(list(argv))

@@ -1,5 +1,4 @@
 """Latent walks and grids on CPU with the tiny test model: interpolation, exact endpoints, files, errors."""
-import argparse
 import json
 import sys
 
@@ -65,36 +64,10 @@ def eff(compiled, name):
 
 
 @pytest.fixture
-def cli(tiny, monkeypatch, in_tmp):
-    """Run `promptlang walk|sheet …` in-process; the tiny pipeline is not rebuilt per call."""
-    import promptlang.models
-    from promptlang.cli import build_parser, main
-
-    monkeypatch.setattr(promptlang.models, "load_pipeline", lambda model, device="cpu", **kw: tiny)
+def cli(tiny_cli, in_tmp):
+    """Run `promptlang walk|sheet ...` in-process on w.prompt; the tiny pipeline is built once."""
     (in_tmp / "w.prompt").write_text(SRC, encoding="utf-8")
-    registered = "walk" in build_parser()._subparsers._group_actions[0].choices
-
-    def run(*argv):
-        if registered:
-            return main(list(argv))
-        from promptlang.cli_latent import add_commands
-
-        parser = argparse.ArgumentParser(prog="promptlang")
-        sub = parser.add_subparsers()
-
-        def command(name, help_text, func):
-            p = sub.add_parser(name)
-            p.set_defaults(func=func)
-            return p
-
-        add_commands(command, lambda p: p.add_argument("--catalogs", action="append", default=[]))
-        args = parser.parse_args(list(argv))
-        try:
-            return args.func(args)
-        except PromptError as exc:
-            print(str(exc), file=sys.stderr)
-            return 1
-    return run
+    return tiny_cli
 
 
 # --------------------------------------------------------------------------- lerp / slerp

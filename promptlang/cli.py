@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 from . import __version__
@@ -141,17 +140,10 @@ def write_atomic(path: str | Path, data: bytes) -> None:
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise PromptError(f"--out {path}: the folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; output is for sharing
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from .files import atomic_path
+
+    with atomic_path(folder / path.name) as tmp:
+        Path(tmp).write_bytes(data)
 
 
 def compile_args(args, path=None):
@@ -281,7 +273,6 @@ def cmd_tokens(args) -> int:
 
 def slot_tokens(result, name: str):
     """Tokens each slot contributes, counted on that slot's words alone (subject inside a format counts once)."""
-    from .ir import join_text
     from .resolve import _merge, resolve_slot_text
     from .tokens import count_tokens
 

@@ -39,7 +39,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 import types
 from pathlib import Path
 
@@ -404,21 +403,14 @@ def save_embeddings(path, tensors: dict, metadata: dict | None = None) -> Path:
     """Write tensors (+ string metadata) to a ``.safetensors`` file, atomically."""
     from safetensors.torch import save_file
 
+    from .files import atomic_path
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = {name: t.detach().to("cpu").contiguous() for name, t in tensors.items()}
     meta = {str(k): str(v) for k, v in (metadata or {}).items()}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; embeddings are for sharing
+    with atomic_path(path) as tmp:
         save_file(data, tmp, metadata=meta)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -36,13 +36,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import ir
 from .errors import PromptError
+from .files import atomic_path
 
 CHUNK = "promptlang-walk"
 PARALLEL = 0.9995  # |cos θ| above this: the vectors are (anti)parallel, slerp's formula is unstable
@@ -372,15 +371,9 @@ def _with_settings(prompt: ir.Prompt, settings: dict) -> ir.Prompt:
 def save_image(image, path, **save_args) -> Path:
     """Save a PIL image atomically (temp file beside it, then a rename); format from the suffix."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        fmt = {".png": "PNG", ".gif": "GIF", ".webp": "WEBP"}.get(path.suffix.lower(), "PNG")
+    fmt = {".png": "PNG", ".gif": "GIF", ".webp": "WEBP"}.get(path.suffix.lower(), "PNG")
+    with atomic_path(path) as tmp:
         image.save(tmp, format=fmt, **save_args)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

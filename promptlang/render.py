@@ -7,19 +7,14 @@ file, then a rename): an interrupted render leaves no half-written PNG.
 from __future__ import annotations
 
 import math
-import os
 import re
 import secrets
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import ir
 from .errors import PromptError
-
-
-_UMASK = os.umask(0)
-os.umask(_UMASK)
+from .files import atomic_path
 
 
 @dataclass
@@ -176,15 +171,8 @@ def save_png(rendered: Rendered, path: str | Path, *, source: str | None = None,
                   source_path=source_path, catalogs=catalogs, test_model=rendered.test_model,
                   batch=rendered.batch, fast=rendered.fast)
     params = a1111_parameters(rendered.prompt, model=rendered.model, seed=rendered.seed)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; a PNG is for sharing
+    with atomic_path(path) as tmp:
         rendered.image.save(tmp, format="PNG", pnginfo=pnginfo(info, params))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

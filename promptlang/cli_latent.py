@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from .cli_render import cache_dir, check_free, parse_size
 from .errors import PromptError
 
 
@@ -57,24 +58,6 @@ def add_commands(command, catalogs_option) -> None:
 
 # --------------------------------------------------------------------------- helpers
 
-def _image_size(text):
-    if text is None:
-        return None, None
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise PromptError(f"--image-size {text}: expected WIDTHxHEIGHT, such as 512x512") from None
-    return w, h
-
-
-def _check_free(paths, overwrite: bool) -> None:
-    existing = [str(p) for p in paths if Path(p).exists()]
-    if existing and not overwrite:
-        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
-        raise PromptError(f"{existing[0]} already exists{more}",
-                          hint="pass --overwrite to replace, or choose another output with -o")
-
-
 def _list(text, what, convert=str):
     if text is None:
         return None
@@ -83,12 +66,6 @@ def _list(text, what, convert=str):
         return [convert(v) for v in items]
     except ValueError:
         raise PromptError(f"--{what} {text}: expected a comma-separated list of whole numbers") from None
-
-
-def _cache(args):
-    from .encode import default_cache_dir
-
-    return None if args.no_cache else default_cache_dir()
 
 
 # --------------------------------------------------------------------------- walk
@@ -102,7 +79,7 @@ def walk_plan(args, result):
     if not args.grid and not (args.start and args.end):
         raise PromptError("walk needs --from A --to B, or --grid A B C D",
                           hint="e.g. `promptlang walk FILE --from cat --to dog --frames 8`")
-    width, height = _image_size(args.image_size)
+    width, height = parse_size(args.image_size, "--image-size")
     if args.grid:
         if args.frames is not None:
             raise PromptError("--frames is for a walk (--from/--to); a grid's size is --size K")
@@ -146,7 +123,7 @@ def cmd_walk(args) -> int:
 
     result = _compile(args)
     kind, prompts, count, files = walk_plan(args, result)
-    _check_free(files, args.overwrite)
+    check_free(files, args.overwrite)
     model = prompts[0].params.model
     _note_test_model(model)
     pipe = load_pipeline(model, args.device or default_device())
@@ -162,9 +139,9 @@ def cmd_walk(args) -> int:
 
     warnings: list = []
     if kind == "walk":
-        frames = walk_frames(pipe, *prompts, count, cache_dir=_cache(args), on_frame=save, warnings=warnings)
+        frames = walk_frames(pipe, *prompts, count, cache_dir=cache_dir(args), on_frame=save, warnings=warnings)
     else:
-        frames = grid_frames(pipe, *prompts, count, cache_dir=_cache(args), on_frame=save, warnings=warnings)
+        frames = grid_frames(pipe, *prompts, count, cache_dir=cache_dir(args), on_frame=save, warnings=warnings)
     for w in warnings:
         print(f"warning: {w}", file=sys.stderr)
     names = [p.name for p in prompts]
@@ -215,7 +192,7 @@ def sheet_plan(args, result):
 
     if args.models and args.model:
         raise PromptError("give --models M1,M2 (a column per model) or --model M, not both")
-    width, height = _image_size(args.image_size)
+    width, height = parse_size(args.image_size, "--image-size")
     out = Path(args.out) if args.out else Path(f"{Path(args.file).stem}-sheet.png")
     if out.suffix.lower() != ".png":
         raise PromptError(f"--out {out}: the sheet is a PNG; give a file name ending in .png")
@@ -233,14 +210,14 @@ def cmd_sheet(args) -> int:
 
     result = _compile(args)
     the_plan, out = sheet_plan(args, result)
-    _check_free(targets(the_plan, out), args.overwrite)
+    check_free(targets(the_plan, out), args.overwrite)
     for model in the_plan.models:
         _note_test_model(model)
 
     def done(tile):
         print(f"{tile.filename}  ({tile.row_label}; {tile.col_label})")
 
-    layout = render_sheet(result, the_plan, out, device=args.device, cache_dir=_cache(args),
+    layout = render_sheet(result, the_plan, out, device=args.device, cache_dir=cache_dir(args),
                           progress=not args.quiet, on_tile=done)
     print(f"{out}  ({layout.rows} rows x {layout.cols} columns of {layout.tile[0]}x{layout.tile[1]} tiles)")
     return 0

@@ -93,18 +93,16 @@ def _note_test_model(model: str | None) -> None:
         print("note: " + TEST_MODEL_NOTE.format(model=model), file=sys.stderr)
 
 
-def _cache(args):
+def cache_dir(args):
     from .encode import default_cache_dir
 
     return None if args.no_cache else default_cache_dir()
 
 
 def cmd_embed(args) -> int:
-    from . import __version__
-    from .encode import encode, save_embeddings
+    from .encode import encode
     from .models import load_pipeline
     from .render import default_device
-    from .targets import compel
 
     result = _compile(args)
     prompts = _selected(result, args.prompt)
@@ -130,7 +128,7 @@ def cmd_embed(args) -> int:
         group = [(p, path) for p, path in zip(prompts, paths) if models[p.name] == model]
         _note_test_model(model)
         pipe = load_pipeline(model, args.device or default_device())
-        tensors = encode([p for p, _ in group], pipe, cache_dir=_cache(args))
+        tensors = encode([p for p, _ in group], pipe, cache_dir=cache_dir(args))
         for (prompt, path), t in zip(group, tensors):
             _save_one(prompt, path, t, model, digest, result)
     return 0
@@ -147,14 +145,23 @@ def _save_one(prompt, path: Path, t: dict, model: str, digest: str, result) -> N
     print(f"{path}: {', '.join(f'{k} {tuple(v.shape)}' for k, v in t.items())}")
 
 
-def parse_size(text: str | None):
+def parse_size(text: str | None, flag: str = "--size"):
     if text is None:
         return None, None
     try:
         w, h = (int(v) for v in text.lower().split("x"))
     except ValueError:
-        raise PromptError(f"--size {text}: expected WIDTHxHEIGHT, such as 768x512") from None
+        raise PromptError(f"{flag} {text}: expected WIDTHxHEIGHT, such as 768x512") from None
     return w, h
+
+
+def check_free(paths, overwrite: bool) -> None:
+    """Refuse, before anything renders, to replace files unless --overwrite says so."""
+    existing = [str(p) for p in paths if Path(p).exists()]
+    if existing and not overwrite:
+        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+        raise PromptError(f"{existing[0]} already exists{more}",
+                          hint="pass --overwrite to replace, or choose another output with -o")
 
 
 def _targets(prompts, out: Path, overwrite: bool):
@@ -167,11 +174,7 @@ def _targets(prompts, out: Path, overwrite: bool):
     for p in prompts:
         for i in range(p.params.images):
             names.append(out / Rendered(None, p, p.params.seed + i, i, p.params.model, False).filename)
-    existing = [str(n) for n in names if n.exists()]
-    if existing and not overwrite:
-        raise PromptError(f"{existing[0]} already exists" + (f" (and {len(existing) - 1} more)" if len(existing) > 1
-                                                             else ""),
-                          hint="pass --overwrite to replace, or choose another folder with -o")
+    check_free(names, overwrite)
     return names
 
 
@@ -186,7 +189,7 @@ def cmd_render(args) -> int:
     if args.batch < 1:
         raise PromptError("--batch must be at least 1")
     written = render_to_folder(result, prompts, Path(args.out), device=args.device, batch=args.batch,
-                               progress=not args.quiet, cache_dir=_cache(args), overwrite=args.overwrite,
+                               progress=not args.quiet, cache_dir=cache_dir(args), overwrite=args.overwrite,
                                fast=args.fast)
     print(f"rendered {len(written)} image{'s' * (len(written) != 1)} into {args.out}/")
     return 0

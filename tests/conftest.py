@@ -1,4 +1,3 @@
-import os
 from pathlib import Path
 
 import pytest
@@ -39,16 +38,17 @@ def in_tmp(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="session")
-def tiny_pipe():
+def tiny():
+    """One builtin:tiny pipeline for the whole run (render restores the scheduler it swaps)."""
     from promptlang.models import load_pipeline
     return load_pipeline("builtin:tiny", "cpu")
 
 
 @pytest.fixture
-def tiny_cli(tiny_pipe, monkeypatch, in_tmp):
+def tiny_cli(tiny, monkeypatch, in_tmp):
     """Run `promptlang ...` in-process; every model load gets the one shared tiny pipeline."""
     import promptlang.models
     from promptlang.cli import main
 
-    monkeypatch.setattr(promptlang.models, "load_pipeline", lambda model, device="cpu", **kw: tiny_pipe)
+    monkeypatch.setattr(promptlang.models, "load_pipeline", lambda model, device="cpu", **kw: tiny)
     return lambda *argv: main(list(argv))

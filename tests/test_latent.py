@@ -1,6 +1,5 @@
 """Latent walks and grids on CPU with the tiny test model: interpolation, exact endpoints, files, errors."""
 import json
-import sys
 
 import numpy as np
 import pytest
@@ -37,12 +36,6 @@ prompt tower {
     seed 4
 }
 '''
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    from promptlang.models import load_pipeline
-    return load_pipeline("builtin:tiny", "cpu")
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ from PIL import Image
 
 import promptlang
 from promptlang.cli import main
-from promptlang.errors import PromptError
 from promptlang.schedulers import SCHEDULERS
 
 SRC = '''use core
@@ -21,12 +20,6 @@ prompt cat {
     seed 11
 }
 '''
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    from promptlang.models import load_pipeline
-    return load_pipeline("builtin:tiny", "cpu")
 
 
 def pixels(path):

@@ -1,7 +1,6 @@
 """Labelled grids and `promptlang sheet` on CPU with the tiny test model."""
 import json
 import re
-import sys
 
 import numpy as np
 import pytest
@@ -26,12 +25,6 @@ prompt cat {
     seed 6
 }
 '''
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    from promptlang.models import load_pipeline
-    return load_pipeline("builtin:tiny", "cpu")
 
 
 @pytest.fixture

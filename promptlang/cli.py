@@ -231,6 +231,7 @@ def cmd_build(args) -> int:
     files = prompt_files(args.paths)
     out.mkdir(parents=True, exist_ok=True)
     failed = 0
+    pipes: dict = {}  # with --render: each model is loaded once for all the files
     for path in files:
         try:
             result = compile_args(args, path)
@@ -251,7 +252,8 @@ def cmd_build(args) -> int:
             width, height = parse_size(args.size)
             prompts = [effective(p, model=args.render, steps=args.steps, width=width, height=height)
                        for p in result.prompts]
-            render_to_folder(result, prompts, out / "renders" / path.stem, progress=False, overwrite=True)
+            render_to_folder(result, prompts, out / "renders" / path.stem, progress=False, overwrite=True,
+                             pipes=pipes)
     print(f"built {len(files) - failed} of {len(files)} files into {out}/")
     return 1 if failed else 0
 

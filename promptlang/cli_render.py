@@ -196,7 +196,7 @@ def cmd_render(args) -> int:
 
 
 def render_to_folder(result, prompts, out: Path, *, device=None, batch=1, progress=True, cache_dir=None,
-                     overwrite=False, fast=False) -> list[Path]:
+                     overwrite=False, fast=False, pipes=None) -> list[Path]:
     """Render (effective) prompts of a compiled file into ``out``, saving each PNG as it is done."""
     from .render import render, save_png
 
@@ -214,7 +214,7 @@ def render_to_folder(result, prompts, out: Path, *, device=None, batch=1, progre
               f"{done.prompt.params.steps} steps)")
 
     render(prompts, device=device, batch_size=batch, progress=progress, cache_dir=cache_dir, on_image=save,
-           fast=fast)
+           fast=fast, pipes=pipes)
     return written
 
 

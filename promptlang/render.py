@@ -77,7 +77,7 @@ def default_device() -> str:
 
 def render(prompts, pipe=None, *, model=None, device=None, images=None, seed=None, steps=None, guidance=None,
            scheduler=None, width=None, height=None, batch_size: int = 1, progress: bool = False, cache_dir=None,
-           on_image=None, fast: bool = False) -> list[Rendered]:
+           on_image=None, fast: bool = False, pipes: dict | None = None) -> list[Rendered]:
     """Render IR prompts; returns a :class:`Rendered` per image (``.image`` is a PIL image).
 
     ``pipe``: a diffusers SD/SDXL pipeline you already hold (not reloaded); otherwise
@@ -87,6 +87,7 @@ def render(prompts, pipe=None, *, model=None, device=None, images=None, seed=Non
     pixel-identical to rendering it alone. ``on_image(rendered)`` is called as each
     image is done (the CLI saves it there, so an interrupted run keeps what is finished).
     ``fast``: apply :func:`promptlang.fast.apply` to the pipeline first.
+    ``pipes``: a dict kept across calls so each (model, device) is loaded once.
     """
     import torch
 
@@ -102,7 +103,7 @@ def render(prompts, pipe=None, *, model=None, device=None, images=None, seed=Non
                          images=images, seed=seed, steps=steps, guidance=guidance, scheduler=scheduler,
                          width=width, height=height)
                for p in prompts]
-    pipes = {}
+    pipes = {} if pipes is None else pipes
     out: list[Rendered] = []
     for prompt in prompts:
         p = prompt.params

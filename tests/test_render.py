@@ -272,3 +272,16 @@ def test_out_naming_a_file_is_a_clear_error(write, tmp_path, capsys, monkeypatch
     path = write("cat.prompt", SRC)
     assert main(["render", str(path), "--model", "builtin:tiny", "-o", "cat.prompt", "-q"]) == 1
     assert "is a file, not a folder" in capsys.readouterr().err
+
+
+def test_build_render_loads_each_model_once(write, tmp_path, monkeypatch, tiny, capsys):
+    import promptlang.models
+
+    calls = []
+    monkeypatch.setattr(promptlang.models, "load_pipeline", lambda model, device="cpu", **kw: calls.append(model) or tiny)
+    write("src/a.prompt", SRC)
+    write("src/b.prompt", SRC.replace("prompt cat", "prompt hat"))
+    assert main(["build", str(tmp_path / "src"), "-o", str(tmp_path / "out"), "--render", "builtin:tiny"]) == 0
+    assert calls == ["builtin:tiny"]
+    assert (tmp_path / "out" / "renders" / "a" / "cat-11.png").exists()
+    assert (tmp_path / "out" / "renders" / "b" / "hat-11.png").exists()

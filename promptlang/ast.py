@@ -45,20 +45,39 @@ Item = Union[Literal, Ref]
 
 
 @dataclass(frozen=True, slots=True)
+class Edit:
+    """Prompt editing over steps: ``"a cat" -> "a dog" at 0.4``.
+
+    ``before`` holds until the fraction ``at`` of the denoising steps, ``after`` from
+    then on. Either side may be an empty literal (add or remove words at that point).
+    """
+
+    before: Item
+    after: Item
+    at: float
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
 class Phrase:
     """Items written side by side (no comma); joined by a space."""
 
-    pieces: tuple[Item, ...]
+    pieces: tuple[Union[Item, Edit], ...]
     span: Span
 
 
 @dataclass(frozen=True, slots=True)
 class Slot:
-    """``subject``, ``format``, ``style``, ``quality`` or ``negative`` and its items."""
+    """``subject``, ``format``, ``style``, ``quality`` or ``negative`` and its items.
+
+    ``blend`` is the span of the ``blend`` keyword when the slot is a blend: then each
+    phrase is one piece, a part of the blend, whose weight is the part's share.
+    """
 
     name: str
     phrases: tuple[Phrase, ...]
     span: Span
+    blend: Span | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,8 +26,16 @@ SDXL details: the two encoders are used exactly as ``compel.CompelForSDXL`` uses
 (penultimate hidden states, not normalized; concatenated on the feature axis). The
 pooled embedding is computed from the *clean* text (``ir.join_text``); Compel 2.5.1
 instead pools its raw input string, weighting syntax included, so for weighted
-prompts our pooled embedding differs from ``CompelForSDXL``'s on purpose. An empty
-negative side on an SDXL model whose config says ``force_zeros_for_empty_prompt``
+prompts our pooled embedding differs from ``CompelForSDXL``'s on purpose. A blend's
+pooled embedding is its parts' pooled embeddings mixed with the blend's normalized
+weights, as Compel mixes the per-token embeddings.
+
+Blends (``ir.Prompt.blend``) become a Compel ``Blend`` inside the conjunction. A
+prompt edit (``ir.Prompt.stages``) is encoded stage by stage, as plain prompts; the
+later stages' tensors come back in the same dict under ``stage1.prompt_embeds`` …,
+all stages padded to one length, for :mod:`promptlang.render` to swap in mid-run.
+
+An empty negative side on an SDXL model whose config says ``force_zeros_for_empty_prompt``
 gives zero negative embeddings, as ``pipe(prompt)`` itself would.
 
 torch and compel are imported inside the functions: importing this module is cheap.
@@ -47,8 +55,8 @@ from .errors import PromptError
 
 ENCODE_VERSION = "1"  # bump when the tensors encode() produces for the same input change
 
-__all__ = ["ENCODE_VERSION", "to_conjunction", "encode", "default_cache_dir", "cache_key",
-           "save_embeddings", "load_embeddings"]
+__all__ = ["ENCODE_VERSION", "to_conjunction", "encode", "stage_tensors", "pad_lengths", "default_cache_dir",
+           "cache_key", "save_embeddings", "load_embeddings"]
 
 
 # --------------------------------------------------------------------------- IR -> Compel
@@ -81,16 +89,34 @@ def pieces(fragments) -> list[tuple[str, float]]:
     return [(text.strip(), weight) for text, weight in runs] or [("", 1.0)]
 
 
-def to_conjunction(fragments):
-    """A ``compel.prompt_parser.Conjunction`` (one ``FlattenedPrompt``) for one IR side."""
-    from compel.prompt_parser import Conjunction, FlattenedPrompt, Fragment
+def _flattened(fragments):
+    from compel.prompt_parser import FlattenedPrompt, Fragment
 
     children = []
     for text, weight in pieces(fragments):
         child = Fragment("", weight)
         child.text = text  # set directly: Fragment() would unescape "\(" in literal text
         children.append(child)
-    return Conjunction([FlattenedPrompt(children)])
+    return FlattenedPrompt(children)
+
+
+def to_conjunction(fragments, blend=()):
+    """A ``compel.prompt_parser.Conjunction`` for one IR side: one ``FlattenedPrompt``,
+    or, given the parts of a blend (:class:`ir.Part`), one ``Blend`` of them with
+    their weights, normalized as Compel's ``("a", "b").blend(0.6, 0.4)`` normalizes them."""
+    from compel.prompt_parser import Blend, Conjunction
+
+    if blend:
+        return Conjunction([Blend([_flattened(part.positive) for part in blend],
+                                  [float(part.weight) for part in blend])])
+    return Conjunction([_flattened(fragments)])
+
+
+def _flat_prompts(conjunction) -> list:
+    """The FlattenedPrompts Compel will encode for a conjunction (a Blend's parts included)."""
+    from compel.prompt_parser import Blend
+
+    return [q for p in conjunction.prompts for q in (p.prompts if isinstance(p, Blend) else [p])]
 
 
 # --------------------------------------------------------------------------- the encoders
@@ -149,7 +175,7 @@ def _predicted_rows(provider, conjunction) -> list:
 
     rows = []
     n = provider.max_token_count
-    for prompt in conjunction.prompts:
+    for prompt in _flat_prompts(conjunction):
         texts = [c.text for c in prompt.children]
         weights = [c.weight for c in prompt.children]
         tokens, _, mask = provider.get_token_ids_and_expand_weights(texts, weights, device="cpu")
@@ -211,7 +237,7 @@ def _encode_group(prompts, compels, kind: str, force_zeros: bool, batched: bool)
     """Encode a few prompts with all their text encoders; one dict of tensors each."""
     import torch
 
-    conjunctions = [(to_conjunction(p.positive), to_conjunction(p.negative)) for p in prompts]
+    conjunctions = [(to_conjunction(p.positive, p.blend), to_conjunction(p.negative)) for p in prompts]
     per_encoder = []  # for each compel: [(pos, neg), …] per prompt
     with torch.no_grad():
         for compel in compels:
@@ -238,12 +264,23 @@ def _encode_group(prompts, compels, kind: str, force_zeros: bool, batched: bool)
 
         if kind == "sdxl":
             compel = compels[1]
-            texts = [ir.join_text(side) for p in prompts for side in (p.positive, p.negative)]
+            # per prompt: the positive (or each part of its blend), then the negative
+            sides = [([part.positive for part in p.blend] or [p.positive]) + [p.negative] for p in prompts]
+            texts = [ir.join_text(side) for group in sides for side in group]
             pooled = compel.conditioning_provider.get_pooled_embeddings(texts, device=compel.device)
             pooled = pooled.to(out[0]["prompt_embeds"].dtype)
-            for i, (prompt, tensors) in enumerate(zip(prompts, out)):
-                tensors["pooled_prompt_embeds"] = pooled[2 * i:2 * i + 1]
-                tensors["negative_pooled_prompt_embeds"] = pooled[2 * i + 1:2 * i + 2]
+            at = 0
+            for prompt, group, tensors in zip(prompts, sides, out):
+                rows = pooled[at:at + len(group)]
+                at += len(group)
+                tensors["negative_pooled_prompt_embeds"] = rows[-1:]
+                if prompt.blend:  # the parts' pooled embeddings mixed with the blend's normalized weights
+                    weights = torch.tensor([part.weight for part in prompt.blend], dtype=rows.dtype,
+                                           device=rows.device)
+                    mixed = (rows[:-1] * (weights / weights.sum())[:, None]).sum(0, keepdim=True)
+                    tensors["pooled_prompt_embeds"] = mixed
+                else:
+                    tensors["pooled_prompt_embeds"] = rows[0:1]
                 if force_zeros and not any(f.text.strip() for f in prompt.negative):
                     tensors["negative_prompt_embeds"] = torch.zeros_like(tensors["negative_prompt_embeds"])
                     tensors["negative_pooled_prompt_embeds"] = torch.zeros_like(tensors["pooled_prompt_embeds"])
@@ -260,6 +297,10 @@ def encode(prompts, pipe, *, batch_size: int = 8, cache_dir=None, _batched: bool
     (shape ``(1, 77*k, D)``, padded to the same length, long prompts chunked by Compel,
     never truncated) and for SDXL ``pooled_prompt_embeds`` and
     ``negative_pooled_prompt_embeds``: ready for ``pipe(**tensors, …)``.
+
+    A blend is encoded as Compel's blend of its parts. A prompt edit's later stages
+    come in the same dict, as ``stage1.prompt_embeds`` … (:func:`stage_tensors` splits
+    them; :func:`promptlang.render.render` switches between them during sampling).
 
     ``batch_size``: prompts whose text-encoder work is batched together.
     ``cache_dir``: a folder of ``.safetensors`` files keyed by :func:`cache_key`
@@ -278,6 +319,59 @@ def encode(prompts, pipe, *, batch_size: int = 8, cache_dir=None, _batched: bool
     if batch_size < 1:
         raise PromptError(f"batch_size must be at least 1, not {batch_size}")
 
+    flat, owners = [], []  # a staged prompt is encoded as one plain prompt per stage
+    for i, prompt in enumerate(prompts):
+        stages = ir.timeline(prompt) if prompt.stages else [None]
+        for stage in stages:
+            flat.append(prompt if stage is None else ir.at_stage(prompt, stage))
+            owners.append(i)
+    encoded = _encode_plain(flat, pipe, kind, batch_size, cache_dir, _batched)
+    results = []
+    for i, prompt in enumerate(prompts):
+        stages = [t for t, owner in zip(encoded, owners) if owner == i]
+        if len(stages) > 1:
+            stages = pad_lengths(stages, pipe, cache_dir=cache_dir)
+        tensors = dict(stages[0])
+        for k, later in enumerate(stages[1:], start=1):
+            tensors.update({f"stage{k}.{name}": t for name, t in later.items()})
+        results.append(tensors)
+    return results[0] if single else results
+
+
+def stage_tensors(tensors: dict) -> list[dict]:
+    """Split what :func:`encode` gives for a prompt into one pipeline-ready dict per stage."""
+    out = [{name: t for name, t in tensors.items() if not name.startswith("stage")}]
+    k = 1
+    while f"stage{k}.prompt_embeds" in tensors:
+        prefix = f"stage{k}."
+        out.append({name[len(prefix):]: t for name, t in tensors.items() if name.startswith(prefix)})
+        k += 1
+    return out
+
+
+def pad_lengths(tensors: list[dict], pipe, *, cache_dir=None) -> list[dict]:
+    """Make every dict's token axis the same length (prompts over 77 tokens have more
+    chunks) by appending the encoding of an empty prompt, as Compel pads positive and negative."""
+    lengths = {t["prompt_embeds"].shape[1] for t in tensors}
+    if len(lengths) == 1:
+        return tensors
+    import torch
+
+    longest = max(lengths)
+    empty = encode(ir.Prompt("", (), (), ir.Params()), pipe, cache_dir=cache_dir)["prompt_embeds"]
+    out = []
+    for t in tensors:
+        t = dict(t)
+        for name in ("prompt_embeds", "negative_prompt_embeds"):
+            x = t[name]
+            while x.shape[1] < longest:
+                x = torch.cat([x, empty.to(x.device, x.dtype)], dim=1)
+            t[name] = x
+        out.append(t)
+    return out
+
+
+def _encode_plain(prompts, pipe, kind: str, batch_size: int, cache_dir, batched: bool) -> list[dict]:
     results: list = [None] * len(prompts)
     keys = [None] * len(prompts)
     if cache_dir is not None:
@@ -292,12 +386,12 @@ def encode(prompts, pipe, *, batch_size: int = 8, cache_dir=None, _batched: bool
         force_zeros = bool(getattr(pipe.config, "force_zeros_for_empty_prompt", False))
         for start in range(0, len(todo), batch_size):
             group = todo[start:start + batch_size]
-            encoded = _encode_group([prompts[i] for i in group], compels, kind, force_zeros, _batched)
+            encoded = _encode_group([prompts[i] for i in group], compels, kind, force_zeros, batched)
             for i, tensors in zip(group, encoded):
                 results[i] = tensors
                 if cache_dir is not None:
                     _cache_write(Path(cache_dir), keys[i], tensors, prompts[i], pipe, kind)
-    return results[0] if single else results
+    return results
 
 
 def default_cache_dir() -> Path:
@@ -364,6 +458,8 @@ def cache_key(prompt: ir.Prompt, identity: str) -> str:
     both sides' fragments (text, weight, join), the encode and Compel versions."""
     payload = {"encode": ENCODE_VERSION, "compel": _compel_version(), "encoders": identity,
                "positive": _side(prompt.positive), "negative": _side(prompt.negative)}
+    if prompt.blend:
+        payload["blend"] = [[float(part.weight), _side(part.positive)] for part in prompt.blend]
     return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 

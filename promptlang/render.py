@@ -88,10 +88,14 @@ def render(prompts, pipe=None, *, model=None, device=None, images=None, seed=Non
     image is done (the CLI saves it there, so an interrupted run keeps what is finished).
     ``fast``: apply :func:`promptlang.fast.apply` to the pipeline first.
     ``pipes``: a dict kept across calls so each (model, device) is loaded once.
+
+    A prompt edit (``"a cat" -> "a dog" at 0.4``) switches the conditioning through
+    the pipeline's ``callback_on_step_end``: iteration ``i`` uses the last stage whose
+    start, ``floor(at * iterations)``, is at most ``i``.
     """
     import torch
 
-    from .encode import encode
+    from .encode import encode, stage_tensors
     from .models import is_test_model, load_pipeline
     from .schedulers import make
 
@@ -121,19 +125,22 @@ def render(prompts, pipe=None, *, model=None, device=None, images=None, seed=Non
         if p.scheduler:
             current.scheduler = make(p.scheduler, original_scheduler.config)
         try:
-            tensors = encode(prompt, current, cache_dir=cache_dir)
             execution = getattr(current, "_execution_device", None) or current.device
             dtype = current.unet.dtype
-            tensors = {k: v.to(execution, dtype=dtype) for k, v in tensors.items()}
+            stages = [{k: v.to(execution, dtype=dtype) for k, v in t.items()}
+                      for t in stage_tensors(encode(prompt, current, cache_dir=cache_dir))]
+            starts = ir.switch_steps(prompt, _timestep_count(current, p.steps)) if prompt.stages else [0]
             for start in range(0, p.images, batch_size):
                 count = min(batch_size, p.images - start)
                 seeds = [p.seed + start + i for i in range(count)]
                 generators = [torch.Generator("cpu").manual_seed(s) for s in seeds]
-                batch = {k: v.expand(count, *v.shape[1:]) if count > 1 else v for k, v in tensors.items()}
+                first = _active(starts, 0)
+                batch = {k: v.expand(count, *v.shape[1:]) if count > 1 else v for k, v in stages[first].items()}
                 current.set_progress_bar_config(
                     disable=not progress, leave=False,
                     desc=f"{prompt.name} image {start + 1}{f'-{start + count}' if count > 1 else ''}/{p.images}")
-                result = _call(current, prompt, batch, generators)
+                switch = _switcher(stages, starts, count) if len(stages) > 1 else None
+                result = _call(current, prompt, batch, generators, callback=switch)
                 for i, image in enumerate(result.images):
                     done = Rendered(image, prompt, seeds[i], start + i, p.model, is_test_model(current),
                                     batch=count, fast=fast)
@@ -145,14 +152,51 @@ def render(prompts, pipe=None, *, model=None, device=None, images=None, seed=Non
     return out
 
 
-def _call(pipe, prompt: ir.Prompt, tensors: dict, generators):
+def _timestep_count(pipe, steps: int) -> int:
+    """How many denoising iterations ``steps`` gives with the pipeline's scheduler (twice
+    as many, less one, for second-order schedulers such as Heun)."""
+    pipe.scheduler.set_timesteps(steps)
+    return len(pipe.scheduler.timesteps)
+
+
+def _active(starts: list[int], step: int) -> int:
+    """The stage in force at iteration ``step``: the last one that has started."""
+    return max(k for k, s in enumerate(starts) if s <= step)
+
+
+def _switcher(stages: list[dict], starts: list[int], count: int):
+    """A ``callback_on_step_end`` that swaps in the next stage's conditioning after the
+    iteration before it starts (prompt editing, as AUTOMATIC1111's ``[a:b:at]``)."""
+    import torch
+
+    def expand(t):
+        return t.expand(count, *t.shape[1:]) if count > 1 else t
+
+    def callback(pipe, i, t, kwargs):
+        now, then = _active(starts, i), _active(starts, i + 1)
+        if now == then:
+            return {}
+        stage = stages[then]
+        cfg = pipe.do_classifier_free_guidance
+        pos, neg = expand(stage["prompt_embeds"]), expand(stage["negative_prompt_embeds"])
+        out = {"prompt_embeds": torch.cat([neg, pos]) if cfg else pos}
+        if "pooled_prompt_embeds" in stage:  # SDXL: the pooled embedding rides in add_text_embeds
+            pos, neg = expand(stage["pooled_prompt_embeds"]), expand(stage["negative_pooled_prompt_embeds"])
+            out["add_text_embeds"] = torch.cat([neg, pos]) if cfg else pos
+        return out
+
+    return callback
+
+
+def _call(pipe, prompt: ir.Prompt, tensors: dict, generators, callback=None):
     """One pipeline call; what the pipeline raises becomes a PromptError that says what to change."""
     import torch
 
     p = prompt.params
+    extra = {"callback_on_step_end": callback} if callback is not None else {}
     try:
         return pipe(**tensors, num_inference_steps=p.steps, guidance_scale=p.guidance, width=p.width,
-                    height=p.height, generator=generators, output_type="pil")
+                    height=p.height, generator=generators, output_type="pil", **extra)
     except torch.cuda.OutOfMemoryError:
         raise PromptError(f"prompt `{prompt.name}`: out of GPU memory at {p.width}x{p.height}",
                           hint="render smaller, with --batch 1, or on --device cpu") from None

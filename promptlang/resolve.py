@@ -11,6 +11,7 @@ from .errors import PromptError, Warning_, suggest
 
 MAX_EXTENDS_DEPTH = 64
 MAX_FRAGMENTS = 2_000
+MAX_VARIANTS = 64  # blend parts x edit stages resolved for one prompt
 
 
 # ---------------------------------------------------------------- scope
@@ -204,6 +205,78 @@ def _params(params: dict) -> ir.Params:
 
 
 def _build(decl: ast.PromptDecl, merged: _Merged, scope: Scope, warnings: list) -> ir.Prompt:
+    """Blends and prompt edits resolve by resolving each variant of the prompt as a plain
+    prompt: one per blend part, per stage. So a format template, catalog negatives and
+    weights work inside them exactly as anywhere else."""
+    blends = [slot for slot in merged.slots.values() if slot.blend is not None]
+    if len(blends) > 1:
+        first, second = sorted(blends, key=lambda slot: slot.blend.start)[:2]
+        raise PromptError(f"prompt `{decl.name}` blends `{first.name}` (line {first.blend.line}) and "
+                          f"`{second.name}`; a prompt has one blend", second.blend)
+    edits = [piece for slot in merged.slots.values() for phrase in slot.phrases for piece in phrase.pieces
+             if isinstance(piece, ast.Edit)]
+    if not edits and not blends:
+        return _build_plain(decl, merged, scope, warnings)
+    starts = [0.0] + sorted({edit.at for edit in edits if 0 < edit.at < 1})
+    if len(starts) * max(1, len(blends and blends[0].phrases)) > MAX_VARIANTS:
+        raise PromptError(f"prompt `{decl.name}` switches {len(starts) - 1} times and blends "
+                          f"{len(blends and blends[0].phrases)} parts: more than {MAX_VARIANTS} variants to resolve",
+                          decl.span)
+    found: list[Warning_] = []
+    stages = []
+    for start in starts:
+        slots = _edited(merged.slots, start)
+        if not blends:
+            plain = _build_plain(decl, _Merged(slots, merged.params), scope, found)
+            stage = ir.Stage(start, plain.positive, plain.negative)
+        else:
+            stage = _blended(decl, blends[0], slots, merged.params, scope, found, start)
+        if not stages or (stage.positive, stage.negative, stage.blend) != \
+                (stages[-1].positive, stages[-1].negative, stages[-1].blend):
+            stages.append(stage)
+    warnings.extend(w for i, w in enumerate(found) if w not in found[:i])
+    first = stages[0]
+    return ir.Prompt(decl.name, first.positive, first.negative, _params(merged.params), decl.span,
+                     blend=first.blend, stages=tuple(stages[1:]))
+
+
+def _edited(slots: dict, start: float) -> dict:
+    """The slots as they read from the fraction ``start`` of the steps: each edit replaced
+    by the side that holds then (an empty side drops out)."""
+    out = {}
+    for name, slot in slots.items():
+        phrases = []
+        for phrase in slot.phrases:
+            pieces = []
+            for piece in phrase.pieces:
+                if isinstance(piece, ast.Edit):
+                    piece = piece.after if piece.at <= start else piece.before
+                    if isinstance(piece, ast.Literal) and not piece.text.strip():
+                        continue
+                pieces.append(piece)
+            if pieces:
+                phrases.append(replace(phrase, pieces=tuple(pieces)))
+        if phrases:
+            out[name] = replace(slot, phrases=tuple(phrases))
+    return out
+
+
+def _blended(decl, slot: ast.Slot, slots: dict, params: dict, scope: Scope, warnings: list, start: float):
+    """One stage of a blended prompt: each part resolved in the blended slot's place."""
+    parts, negative = [], []
+    for phrase in slot.phrases:
+        piece = phrase.pieces[0]
+        single = replace(slot, phrases=(replace(phrase, pieces=(replace(piece, weight=1.0),)),), blend=None)
+        plain = _build_plain(decl, _Merged({**slots, slot.name: single}, params), scope, warnings)
+        parts.append(ir.Part(piece.weight, plain.positive))
+        negative.extend(plain.negative)
+    negative = _dedupe_terms(negative, decl, [])
+    if negative:
+        negative[0] = replace(negative[0], join="")
+    return ir.Stage(start, ir.heaviest(parts).positive, tuple(negative), tuple(parts))
+
+
+def _build_plain(decl: ast.PromptDecl, merged: _Merged, scope: Scope, warnings: list) -> ir.Prompt:
     slots = merged.slots
     if "subject" not in slots and "format" not in slots and "style" not in slots:
         raise PromptError(f"prompt `{decl.name}` has nothing to draw: give it a `subject` (or a `format`/`style`)",
@@ -387,7 +460,12 @@ def resolve_slot_text(slot: ast.Slot, scope: Scope) -> str:
     for phrase in slot.phrases:
         parts = []
         for item in phrase.pieces:
-            if isinstance(item, ast.Literal):
+            if isinstance(item, ast.Edit):  # the longer side counts
+                sides = [resolve_slot_text(replace(slot, phrases=(replace(phrase, pieces=(side,)),)), scope)
+                         for side in (item.before, item.after)
+                         if not (isinstance(side, ast.Literal) and not side.text.strip())]
+                parts.append(max(sides, key=len))
+            elif isinstance(item, ast.Literal):
                 parts.append(item.text)
             else:
                 entry = scope.lookup(section, item)

@@ -19,6 +19,7 @@ from .resources import grammar_file
 SLOTS = ("subject", "format", "style", "quality", "negative")
 PARAMS = ("model", "size", "aspect", "steps", "guidance", "seed", "scheduler", "images")
 MAX_SOURCE = 1_000_000  # characters; a .prompt file is hand-written text
+MAX_BLEND_PARTS = 16
 
 PLUS, MINUS = 1.1, 0.9  # Compel's attention bases
 
@@ -80,6 +81,20 @@ _EXAMPLES = {
         'use core use x', 'prompt a {} prompt b {}', 'use core prompt a {}',
         'prompt a { subject "x" }  steps 4',
     ],
+    "`blend` lists its parts, separated by commas, as in `subject blend \"a dog\":0.6, \"a bowl of fruit\":0.4`": [
+        'prompt a { subject blend }', 'prompt a { subject blend\n}', 'prompt a { subject blend, "x" }',
+        'prompt a { subject blend "x":1 "y" }', 'prompt a { style blend x y }',
+    ],
+    "a prompt edit reads `\"a cat\" -> \"a dog\" at 0.4`: the text after `->` is missing": [
+        'prompt a { subject "x" -> }', 'prompt a { subject "x" ->\n}', 'prompt a { subject "x" -> at 0.4 }',
+        'prompt a { subject "x" -> , "y" }',
+    ],
+    "a prompt edit needs `at` and the fraction of the steps when it switches, as in `\"a cat\" -> \"a dog\" at 0.4`": [
+        'prompt a { subject "x" -> "y" }', 'prompt a { subject "x" -> "y"\n}', 'prompt a { subject "x" -> "y" "z" }',
+        'prompt a { subject "x" -> "y", "z" }', 'prompt a { subject "x" -> "y" at }',
+        'prompt a { subject "x" -> "y" at\n}', 'prompt a { subject "x" -> "y" at x }',
+        'prompt a { subject "x" -> "y" at "z" }',
+    ],
     "unexpected `}`: there is no open block to close": ['}', 'prompt a {}\n}', 'prompt a {} }'],
     "a `.` must be followed by a catalog entry's name (as in `core.van_gogh`)": [
         'prompt a { style core. }', 'prompt a { style core.\n}', 'prompt a { style core."x" }',
@@ -90,7 +105,7 @@ _FRIENDLY = {
     "NAME": "a name", "STRING": "a quoted string", "NUMBER": "a number", "SIZE": "a size such as 768x512",
     "RATIO": "a ratio such as 16:9", "SIGNED_NUMBER": "a number", "PLUSES": "`+`", "MINUSES": "`-`",
     "_NL": "a new line", "LBRACE": "`{`", "RBRACE": "`}`", "COMMA": "`,`", "COLON": "`:`", "DOT": "`.`",
-    "USE": "`use`", "PROMPT": "`prompt`", "DEFAULTS": "`defaults`", "EXTENDS": "`extends`",
+    "BLEND": "`blend`", "AT": "`at`", "ARROW": "`->`", "USE": "`use`", "PROMPT": "`prompt`", "DEFAULTS": "`defaults`", "EXTENDS": "`extends`",
     "$END": "the end of the file",
 }
 
@@ -225,20 +240,54 @@ class _Builder:
             seen[key] = key_tok
             if not phrases:
                 raise self.error(f"`{key}` needs a value", key_tok)
-            if key in SLOTS:
+            if key in SLOTS and phrases[0].data == "blend":
+                slots.append(self.blend(key, phrases[0], field))
+            elif key in SLOTS:
                 slots.append(ast.Slot(key, tuple(self.phrase(key, p) for p in phrases), self.span(field)))
+            elif phrases[0].data == "blend":
+                raise self.error(f"`{key}` is a setting; only slots ({', '.join(SLOTS[:-1])}) can be blended",
+                                 phrases[0].children[0])
             else:
                 params.append(self.param(key, key_tok, phrases, field))
         return ast.Block(tuple(slots), tuple(params), self.span(node))
 
+    def blend(self, slot: str, node: Tree, field: Tree) -> ast.Slot:
+        keyword, parts = node.children[0], node.children[1:]
+        if slot == "negative":
+            raise self.error("the negative prompt cannot be blended; blend a positive slot "
+                             f"({', '.join(SLOTS[:-1])})", keyword)
+        if len(parts) < 2:
+            raise self.error("a blend needs at least two parts", keyword,
+                             hint='as in: subject blend "a dog":0.6, "a bowl of fruit":0.4')
+        if len(parts) > MAX_BLEND_PARTS:
+            raise self.error(f"a blend has at most {MAX_BLEND_PARTS} parts, not {len(parts)}", keyword)
+        pieces = [self.piece(slot, p) for p in parts]
+        if sum(p.weight for p in pieces) <= 0:
+            raise self.error("the weights of a blend must add up to more than 0", keyword,
+                             hint="each part's weight is its share: 0.6 and 0.4, or 3 and 2")
+        phrases = tuple(ast.Phrase((piece,), piece.span) for piece in pieces)
+        return ast.Slot(slot, phrases, self.span(field), blend=self.span(keyword))
+
+    def edit(self, slot: str, node: Tree) -> ast.Edit:
+        before, _, after, _, at_tok = node.children
+        before, after = self.piece(slot, before, empty_ok=True), self.piece(slot, after, empty_ok=True)
+        if all(isinstance(p, ast.Literal) and not p.text.strip() for p in (before, after)):
+            raise self.error("both sides of `->` are empty", node)
+        at = float(at_tok)
+        if not 0 <= at <= 1:
+            raise self.error(f"`at {at_tok}` is out of range: it is the fraction of the steps (0 to 1) "
+                             "after which the second text takes over", at_tok,
+                             hint="`at 0.4` switches after 40 % of the steps")
+        return ast.Edit(before, after, at, self.span(node))
+
     def phrase(self, slot: str, node: Tree) -> ast.Phrase:
-        pieces = [self.piece(slot, p) for p in node.children]
+        pieces = [self.edit(slot, p) if p.data == "edit" else self.piece(slot, p) for p in node.children]
         if len(pieces) > 1 and slot != "subject":
             raise self.error(f"missing comma: items in `{slot}` are separated by commas "
                              "(only `subject` joins pieces written side by side)", node.children[1])
         return ast.Phrase(tuple(pieces), self.span(node))
 
-    def piece(self, slot: str, node: Tree) -> ast.Item:
+    def piece(self, slot: str, node: Tree, empty_ok: bool = False) -> ast.Item:
         atom, weight = node.children[0], 1.0
         if len(node.children) > 1:
             weight = self.weight(node.children[1])
@@ -248,7 +297,7 @@ class _Builder:
             return ast.Ref(catalog, name, weight, self.span(atom))
         if atom.type == "STRING":
             text = self.string(atom)
-            if not text.strip():
+            if not text.strip() and not empty_ok:
                 raise self.error("empty string: it adds nothing to the prompt", atom,
                                  hint="remove it, or write the words it should hold")
             return ast.Literal(text, weight, self.span(node))
@@ -289,6 +338,8 @@ class _Builder:
         if len(phrases) > 1 or len(phrases[0].children) > 1:
             raise self.error(f"`{key}` takes one value", phrases[1] if len(phrases) > 1 else phrases[0].children[1])
         piece = phrases[0].children[0]
+        if piece.data == "edit":
+            raise self.error(f"`{key}` cannot change during sampling: `->` works in slots only", piece)
         if len(piece.children) > 1:
             raise self.error(f"`{key}` takes no weight", piece.children[1])
         atom = piece.children[0]

@@ -34,6 +34,29 @@ def number(weight: float) -> str:
     return "0" if text in ("-0", "") else text
 
 
+def simplify(prompt, warnings, target: str, *, blend: bool = False, edit: bool = False):
+    """The prompt as a target that cannot blend (``blend=False``) or cannot switch text
+    during sampling (``edit=False``) can write it, with a warning for what is lost:
+    the stage that holds for most of the steps, and the heaviest part of a blend."""
+    from dataclasses import replace
+
+    from ..ir import at_stage, heaviest, longest_stage, timeline
+
+    if prompt.stages and not edit:
+        stage = longest_stage(prompt)
+        stages = timeline(prompt)
+        end = next((s.at for s in stages if s.at > stage.at), 1.0)
+        warn(warnings, prompt, f"{target} cannot switch prompts during sampling (`->`): written as it reads "
+                               f"from {stage.at:.0%} to {end:.0%} of the steps, the longest stretch")
+        prompt = at_stage(prompt, stage)
+    if not blend and any(s.blend for s in timeline(prompt)):
+        part = heaviest(next(s.blend for s in timeline(prompt) if s.blend))
+        warn(warnings, prompt, f"{target} cannot blend prompts (`blend`): written with the heaviest part "
+                               f"(weight {number(part.weight)})")
+        prompt = replace(prompt, blend=(), stages=tuple(replace(s, blend=()) for s in prompt.stages))
+    return prompt
+
+
 def warn(warnings, prompt, message: str) -> None:
     """Add a warning (once) that points at the prompt's name in its file."""
     if warnings is not None:

@@ -3,12 +3,21 @@
 ``( ) [ ] \\`` are escaped with a backslash; a ``:`` can only become a weight next to
 an unescaped ``)``, which escaping rules out. ``AND`` and ``BREAK`` in capitals and
 ``<name:…>`` are A1111 keywords that no escape covers: they are kept, with a warning.
+
+Prompt editing (``"a cat" -> "a dog" at 0.4``) is A1111's own ``[a cat:a dog:0.4]``:
+each stage is written out whole, and only the words where the stages differ go
+inside the brackets (split at spaces and commas; a weighted run is one unit). More
+stages nest, ``[a:[b:c:0.7]:0.4]``. A1111 has no blend of conditionings (its ``AND``
+mixes noise predictions, which is something else): a blend is written as its
+heaviest part, with a warning.
 """
 from __future__ import annotations
 
 import re
 
-from . import number, runs, warn
+from ..ir import timeline
+
+from . import number, runs, simplify, warn
 
 _KEYWORD = re.compile(r"\b(AND|BREAK)\b|<\w+:[^>]+>")
 
@@ -28,8 +37,49 @@ def _side(prompt, fragments, warnings) -> str:
     return "".join(out)
 
 
+# a weighted run `(…:w)`, a separator, or a word (escapes kept whole)
+_UNIT = re.compile(r"\((?:[^()\\]|\\.)*:[-0-9.]+\)|,\s*|\s+|(?:[^\s,()\\]|\\.)+|.", re.S)
+
+
+def _scheduled(prompt, texts: list[str], ats: list[float], warnings) -> str:
+    """One string for stage texts that take over at ``ats``: ``prefix[a:b:at]suffix``."""
+    if len(set(texts)) == 1:
+        return texts[0]
+    units = [_UNIT.findall(t) for t in texts]
+    first = units[0]
+    head = 0
+    while all(len(u) > head and u[head] == first[head] for u in units):
+        head += 1
+    tail = 0
+    while all(len(u) - head > tail and u[len(u) - 1 - tail] == first[len(first) - 1 - tail] for u in units):
+        tail += 1
+    middles = [u[head:len(u) - tail] for u in units]
+    # `a cat[, hat:0.3], by …` rather than `a cat, [hat, :0.3]by …`
+    while head and not first[head - 1].strip(" ,") and any(middles) \
+            and all(not m or m[-1] == first[head - 1] for m in middles):
+        middles = [[first[head - 1]] + m[:-1] if m else m for m in middles]
+        head, tail = head - 1, tail + 1
+    if any(re.search(r"(?<!\\)[:|]", unit) for m in middles for unit in m if not unit.startswith("(")):
+        warn(warnings, prompt, "a `:` or `|` inside a prompt edit can be misread by AUTOMATIC1111's parser")
+    middles = ["".join(m) for m in middles]
+
+    def nest(k: int) -> str:
+        if k == len(middles) - 1:
+            return middles[k]
+        before, after, at = middles[k], nest(k + 1), number(ats[k + 1])
+        if before and after:
+            return f"[{before}:{after}:{at}]"
+        return f"[{after}:{at}]" if after else f"[{before}::{at}]"
+
+    return "".join(first[:head]) + nest(0) + "".join(first[len(first) - tail:])
+
+
 def emit(prompt, warnings=None) -> str:
-    out = _side(prompt, prompt.positive, warnings)
-    if prompt.negative:
-        out += "\nNegative prompt: " + _side(prompt, prompt.negative, warnings)
+    prompt = simplify(prompt, warnings, "AUTOMATIC1111", edit=True)
+    stages = timeline(prompt)
+    ats = [s.at for s in stages]
+    out = _scheduled(prompt, [_side(prompt, s.positive, warnings) for s in stages], ats, warnings)
+    if any(s.negative for s in stages):
+        negatives = [_side(prompt, s.negative, warnings) for s in stages]
+        out += "\nNegative prompt: " + _scheduled(prompt, negatives, ats, warnings)
     return out

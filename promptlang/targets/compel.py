@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 
-from . import number, runs, warn
+from . import number, runs, simplify, warn
 
 _SIGN = re.compile(r"(?<=[^\s+-])(?=[+-](?:[\s+=,.-]|$))")
 _BARE = re.compile(r"((?<![+=-])(?:[+=-]{2,}|=|[+-](?=[\s,.]|$)))")
@@ -64,6 +64,7 @@ def _side(prompt, fragments, warnings) -> str:
 
 
 def emit(prompt, warnings=None) -> str:
+    prompt = simplify(prompt, warnings, "Compel's text syntax")
     out = _side(prompt, prompt.positive, warnings)
     if prompt.negative:
         out += "\nNegative prompt: " + _side(prompt, prompt.negative, warnings)

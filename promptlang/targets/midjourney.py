@@ -12,7 +12,7 @@ import math
 import re
 
 from ..ir import join_text
-from . import number, runs, warn
+from . import number, runs, simplify, warn
 
 
 def escape(text: str) -> str:
@@ -23,8 +23,15 @@ def escape(text: str) -> str:
 
 
 def emit(prompt, warnings=None) -> str:
+    prompt = simplify(prompt, warnings, "Midjourney", blend=True)
     parts = runs(prompt.positive)
-    if all(w == 1.0 for _, _, w in parts):
+    if prompt.blend:  # a blend is a multi-prompt: each part's words, weighted by its share
+        if any(f.weight != 1.0 for part in prompt.blend for f in part.positive):
+            warn(warnings, prompt, "Midjourney weights whole parts of a multi-prompt: weights inside the "
+                                   "parts of a blend are left out")
+        out = " ".join(f"{escape(join_text(part.positive).strip(' ,'))}::{number(part.weight)}"
+                       for part in prompt.blend)
+    elif all(w == 1.0 for _, _, w in parts):
         out = escape(join_text(prompt.positive))
     else:
         if any(join == " " for join, _, _ in parts[1:]):

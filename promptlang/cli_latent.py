@@ -72,6 +72,7 @@ def _list(text, what, convert=str):
 
 def walk_plan(args, result):
     """Check the arguments and return ``(kind, prompts, count, files)``; nothing rendered or written."""
+    from .latent import check_walkable
     from .render import effective
 
     if args.grid and (args.start or args.end):
@@ -99,19 +100,28 @@ def walk_plan(args, result):
             raise PromptError(f"--frames {count}: a walk needs at least 2 frames (the two endpoints)")
         names = [args.start, args.end]
     prompts = [result.prompt(n) for n in names]
+    check_walkable(prompts)
     model = args.model or next((p.params.model for p in prompts if p.params.model), None)
     prompts = [effective(p, model=model, steps=args.steps, width=width, height=height, images=1) for p in prompts]
     out = Path(args.out)
+    kind = "grid" if args.grid else "walk"
+    files = [frame_file(out, kind, names, count, i) for i in range(count * count if args.grid else count)]
     if args.grid:
-        stem = "grid-" + "-".join(names)
-        files = [out / f"{stem}-r{r:02d}-c{c:02d}.png" for r in range(count) for c in range(count)]
-        files.append(out / f"{stem}.png")
+        files.append(out / f"grid-{'-'.join(names)}.png")
     else:
         stem = f"walk-{names[0]}-{names[1]}"
-        digits = max(3, len(str(count - 1)))
-        files = [out / f"{stem}-{i:0{digits}d}.png" for i in range(count)]
         files += [out / f"{stem}.{args.animation}", out / f"{stem}-sheet.png"]
-    return ("grid" if args.grid else "walk"), prompts, count, files
+    return kind, prompts, count, files
+
+
+def frame_file(out: Path, kind: str, names, count: int, index: int) -> Path:
+    """The PNG `promptlang walk` writes for frame ``index`` (row-major in a grid); ``count``
+    is the number of frames of a walk, or the tiles per side of a grid."""
+    if kind == "grid":
+        row, col = divmod(index, count)
+        return out / f"grid-{'-'.join(names)}-r{row:02d}-c{col:02d}.png"
+    digits = max(3, len(str(count - 1)))
+    return out / f"walk-{names[0]}-{names[1]}-{index:0{digits}d}.png"
 
 
 def cmd_walk(args) -> int:
@@ -220,4 +230,86 @@ def cmd_sheet(args) -> int:
     layout = render_sheet(result, the_plan, out, device=args.device, cache_dir=cache_dir(args),
                           progress=not args.quiet, on_tile=done)
     print(f"{out}  ({layout.rows} rows x {layout.cols} columns of {layout.tile[0]}x{layout.tile[1]} tiles)")
+    return 0
+
+
+# --------------------------------------------------------------------------- show / reproduce a frame
+
+def _where(record) -> str:
+    if record["kind"] == "grid":
+        return f"u={record['u']:.3f} v={record['v']:.3f}"
+    return f"t={record['t']:.3f}"
+
+
+def position_line(record, name: str | None = None) -> str:
+    """Where a frame sits: ``frame 1 (t=0.500) of 3 frames, from `a` to `b``` or a grid's tile."""
+    names = [e["name"] for e in record["endpoints"]]
+    if record["kind"] == "grid":
+        k = record["grid"]
+        text = (f"tile row {record['row']}, column {record['col']} ({_where(record)}) of a {k}x{k} grid "
+                f"with corners `{names[0]}` (top left), `{names[1]}` (top right), `{names[2]}` (bottom left), "
+                f"`{names[3]}` (bottom right)")
+    else:
+        text = (f"frame {record['frame']} ({_where(record)}) of {record['frames']} frames, "
+                f"from `{names[0]}` to `{names[1]}`")
+    return text + (f"; this frame is exactly `{name}`'s render" if name else "")
+
+
+def describe_frame(record) -> list[str]:
+    """``promptlang show`` for a walk frame or grid tile: what it mixes and how to render it again."""
+    from .latent import _shares, endpoints
+    from .targets import compel
+
+    prompts = endpoints(record)
+    u, v = (record["u"], record["v"]) if record["kind"] == "grid" else (record["t"], 0.0)
+    shares = _shares(list(range(len(prompts))), u, v)  # per endpoint, even when two share a name
+    corners = record.get("corners") or []
+    label = max(len(p.name) for p in prompts)
+    where = max((len(str(c)) for c in corners), default=0) + 2
+    digits = max(len(str(p.params.seed)) for p in prompts)
+    lines = [f"{record['kind']}:{' ' * (10 - len(record['kind']))}{position_line(record)}"
+             + (f"  (from {record['source_path']})" if record.get("source_path") else "")]
+    for i, prompt in enumerate(prompts):
+        corner = f"({corners[i]})" if i < len(corners) else ""
+        lines.append(f"{'prompts:' if i == 0 else '':<11}{prompt.name:<{label}}  {corner:<{where}} "
+                     f"seed {prompt.params.seed:<{digits}}  share {shares[i] * 100:.4g}%")
+    p = prompts[0].params
+    lines.append(f"model:     {record['model']}" + ("  (random-weight test model)" if record.get("test_model") else ""))
+    lines.append(f"settings:  size: {p.width}x{p.height}   steps: {p.steps}   guidance: {p.guidance:g}   "
+                 f"scheduler: {p.scheduler or 'model default'}   (`{prompts[0].name}`'s, for every frame)")
+    lines.append(f"mixing:    embeddings: {record.get('embeddings', 'lerp')}; noise: {record.get('noise', 'slerp')}")
+    for i, prompt in enumerate(prompts):
+        indent = " " * (11 + label + 2)
+        text = compel.emit(prompt).replace("\n", "\n" + indent)
+        lines.append(f"{'compel:' if i == 0 else '':<11}{prompt.name + ':':<{label + 2}}{text}")
+    for cat in record.get("catalogs") or []:
+        lines.append(f"catalog:   {cat['name']} {cat['version']}  sha256 {str(cat['sha256'])[:16]}…")
+    versions = ", ".join(f"{k} {v}" for k, v in (record.get("versions") or {}).items() if v)
+    lines.append(f"versions:  {versions}")
+    if record.get("source"):
+        lines.append("source:\n  " + record["source"].rstrip("\n").replace("\n", "\n  "))
+    return lines
+
+
+def cmd_reproduce_frame(args) -> int:
+    """``promptlang reproduce`` for a walk frame or grid tile that is not exactly an endpoint."""
+    from .cli_render import _note_test_model
+    from .latent import read_record, reproduce, save_record
+    from .models import is_test_model, load_pipeline
+    from .render import default_device
+
+    record = read_record(args.image)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise PromptError(f"--out {out} is a file, not a folder")
+    count = record["grid"] if record["kind"] == "grid" else record["frames"]
+    target = frame_file(out, record["kind"], [e["name"] for e in record["endpoints"]], count, record["frame"])
+    check_free([target], args.overwrite)
+    model = args.model or record["model"]
+    _note_test_model(model)
+    pipe = load_pipeline(model, args.device or default_device())
+    image = reproduce(args.image, pipe=pipe)
+    out.mkdir(parents=True, exist_ok=True)  # only once there is an image: a failed run leaves no folder
+    save_record(image, dict(record, model=model, test_model=is_test_model(pipe)), target)
+    print(f"{target}  ({record['kind']} frame {record['frame']}, {_where(record)}, reproduced from {args.image})")
     return 0

@@ -54,11 +54,15 @@ def add_commands(command, catalogs_option) -> None:
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     catalogs_option(p)
 
-    p = command("show", "Print the provenance a promptlang PNG carries.", cmd_show)
+    p = command("show", "Print the provenance a promptlang PNG carries: a render, a walk frame or grid tile, "
+                        "or a sheet.", cmd_show)
     p.add_argument("image", metavar="IMAGE.png")
-    p.add_argument("--json", action="store_true", help="the whole promptlang record as JSON")
+    p.add_argument("--json", action="store_true",
+                   help="the whole promptlang record as JSON (a walk frame's `promptlang-walk` record, a sheet's "
+                        "`promptlang-sheet` record)")
 
-    p = command("reproduce", "Render an image again from the provenance in its PNG.", cmd_reproduce)
+    p = command("reproduce", "Render an image (a render, a sheet tile, any walk frame or grid tile) again "
+                             "from the provenance in its PNG.", cmd_reproduce)
     p.add_argument("image", metavar="IMAGE.png")
     p.add_argument("--out", "-o", metavar="DIR", default="reproduced", help="output folder (default: reproduced)")
     p.add_argument("--model", "-m", metavar="MODEL", help="use another copy of the model (default: as recorded)")
@@ -140,8 +144,11 @@ def _save_one(prompt, path: Path, t: dict, model: str, digest: str, result) -> N
     from .targets import compel
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_embeddings(path, t, {"promptlang_version": __version__, "model": model, "prompt": prompt.name,
-                              "compel": compel.emit(prompt), "source_sha256": digest, "source": result.file.path})
+    meta = {"promptlang_version": __version__, "model": model, "prompt": prompt.name,
+            "compel": compel.emit(prompt), "source_sha256": digest, "source": result.file.path}
+    if prompt.stages:  # the tensors of stage k are named stage{k}.…; it starts at this fraction of the steps
+        meta["stages"] = json.dumps([stage.at for stage in prompt.stages])
+    save_embeddings(path, t, meta)
     print(f"{path}: {', '.join(f'{k} {tuple(v.shape)}' for k, v in t.items())}")
 
 
@@ -223,7 +230,61 @@ def _printable(text) -> str:
     return "".join(c if c.isprintable() or c in "\n\t" else f"\\x{ord(c):02x}" for c in str(text))
 
 
+def _chunks(path) -> dict:
+    """The PNG's text chunks; an image with none of promptlang's fails as before (no provenance)."""
+    from . import latent, sheet
+    from .provenance import CHUNK, png_text, read
+
+    text = png_text(path)
+    if not {CHUNK, latent.CHUNK, sheet.CHUNK} & set(text):
+        read(path)  # raises: "has no promptlang provenance"
+    return text
+
+
+def _damaged(path, chunk, exc) -> PromptError:
+    return PromptError(_printable(f"{path}: its `{chunk}` chunk is damaged ({type(exc).__name__}: {exc})"))
+
+
 def cmd_show(args) -> int:
+    """Three kinds of PNG: a render (also a walk's endpoint frames and a sheet's tiles, which
+    say where they sit), a walk frame or grid tile between the endpoints (a `promptlang-walk`
+    record only), and a sheet, contact sheet or grid image (a `promptlang-sheet` record)."""
+    from . import latent, sheet
+    from .provenance import CHUNK
+
+    text = _chunks(args.image)
+    if CHUNK in text:
+        return _show_render(args, text)
+    if latent.CHUNK in text:
+        from .cli_latent import describe_frame
+
+        record = latent.read_record(args.image)
+        if args.json:
+            return _show_json(record)
+        try:
+            lines = describe_frame(record)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            raise _damaged(args.image, latent.CHUNK, exc) from None
+    else:
+        record = sheet.read_record(args.image)
+        if args.json:
+            return _show_json(record)
+        try:
+            lines = _describe_sheet(args.image, record)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            raise _damaged(args.image, sheet.CHUNK, exc) from None
+    for line in lines:  # every line shown here comes from the PNG
+        print(_printable(line))
+    return 0
+
+
+def _show_json(record) -> int:
+    sys.stdout.write(json.dumps(record, ensure_ascii=False, indent=2) + "\n")  # JSON escapes control characters
+    return 0
+
+
+def _show_render(args, text) -> int:
+    from . import latent, sheet
     from .provenance import read
 
     info, parameters = read(args.image)
@@ -232,8 +293,7 @@ def cmd_show(args) -> int:
         print(_printable(text))
 
     if args.json:  # JSON escapes control characters itself
-        sys.stdout.write(json.dumps(info, ensure_ascii=False, indent=2) + "\n")
-        return 0
+        return _show_json(info)
     from . import ir
     from .targets import compel
 
@@ -243,6 +303,25 @@ def cmd_show(args) -> int:
     show(f"model:     {info['model']}" + ("  (random-weight test model)" if info.get("test_model") else ""))
     show(f"seed:      {info['seed']}   size: {p.width}x{p.height}   steps: {p.steps}   guidance: {p.guidance:g}"
           f"   scheduler: {p.scheduler or 'model default'}")
+    if latent.CHUNK in text:  # a walk's endpoint frame, or a grid's corner
+        from .cli_latent import position_line
+
+        try:
+            record = latent.read_record(args.image)
+            show(f"{record['kind']}:{' ' * (10 - len(record['kind']))}{position_line(record, info['prompt'])}")
+        except PromptError as exc:
+            show(f"walk:      {exc.message}")
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            show(f"walk:      {_damaged(args.image, latent.CHUNK, exc).message}")
+    if sheet.CHUNK in text:  # a tile of `promptlang sheet`
+        try:
+            tile = sheet.read_record(args.image)
+            show(f"sheet:     row {tile['row']} ({tile['row_label']}), column {tile['col']} ({tile['col_label']}) "
+                 f"of {tile['sheet']}")
+        except PromptError as exc:
+            show(f"sheet:     {exc.message}")
+        except (KeyError, TypeError) as exc:
+            show(f"sheet:     {_damaged(args.image, sheet.CHUNK, exc).message}")
     show("compel:    " + compel.emit(prompt).replace("\n", "\n           "))
     for cat in info.get("catalogs", []):
         show(f"catalog:   {cat['name']} {cat['version']}  sha256 {cat['sha256'][:16]}…")
@@ -255,13 +334,64 @@ def cmd_show(args) -> int:
     return 0
 
 
+def _sheet_what(record) -> str:
+    names = record.get("endpoints") or []
+    if record.get("kind") == "walk":
+        return f"the contact sheet of a walk from `{names[0]}` to `{names[1]}`"
+    if record.get("kind") == "grid":
+        return f"the labelled image of a grid between `{'`, `'.join(names)}`"
+    return "a sheet"
+
+
+def _sheet_tiles(path, record) -> list[str]:
+    """The tile files a sheet names, as paths next to it."""
+    folder = Path(path).parent
+    return [str(folder / (t["file"] if isinstance(t, dict) else t)) for t in record.get("tiles") or []]
+
+
+def _describe_sheet(path, record) -> list[str]:
+    lay = record["layout"]
+    rows, cols = lay["rows"], lay["cols"]
+    lines = [f"sheet:     {_sheet_what(record)}: {rows} row{'s' * (rows != 1)} x {cols} column{'s' * (cols != 1)} of "
+             f"{lay['tile'][0]}x{lay['tile'][1]} tiles"
+             + (f"  (from {record['source_path']})" if record.get("source_path") else "")]
+    if record.get("row_labels"):
+        lines.append("rows:      " + " | ".join(map(str, record["row_labels"])))
+    if record.get("col_labels"):
+        lines.append("columns:   " + " | ".join(map(str, record["col_labels"])))
+    if record.get("seeds"):
+        lines.append("seeds:     " + ", ".join(map(str, record["seeds"])))
+    if record.get("model"):
+        lines.append(f"model:     {record['model']}")
+    for i, (tile, file) in enumerate(zip(record.get("tiles") or [], _sheet_tiles(path, record))):
+        about = f"  ({tile['prompt']}, seed {tile['seed']}, {tile['model']})" if isinstance(tile, dict) else ""
+        lines.append(f"{'tiles:' if i == 0 else '':<11}{file}{about}")
+    lines.append("each tile carries its own provenance: `promptlang show TILE`, `promptlang reproduce TILE`")
+    return lines
+
+
 def cmd_reproduce(args) -> int:
     from dataclasses import replace
 
-    from . import ir
-    from .provenance import read
+    from . import ir, latent, sheet
+    from .provenance import CHUNK, read
     from .render import render, save_png
 
+    text = _chunks(args.image)
+    if CHUNK not in text and latent.CHUNK in text:  # a frame between a walk's endpoints, or a grid's inner tile
+        from .cli_latent import cmd_reproduce_frame
+
+        return cmd_reproduce_frame(args)
+    if CHUNK not in text:
+        record = sheet.read_record(args.image)
+        try:
+            tiles = _sheet_tiles(args.image, record)
+            what = _sheet_what(record)
+        except (KeyError, TypeError, IndexError, AttributeError) as exc:
+            raise _damaged(args.image, sheet.CHUNK, exc) from None
+        example = f", such as {tiles[0]}" if tiles else ""
+        raise PromptError(_printable(f"{args.image}: is {what}, laid out from {len(tiles)} tiles, not one render: "
+                                     f"reproduce one of its tiles{example}"))
     info, _ = read(args.image)
     prompt = ir.from_json(info["ir"])
     model = args.model or info["model"]

@@ -319,22 +319,23 @@ def encode(prompts, pipe, *, batch_size: int = 8, cache_dir=None, _batched: bool
     if batch_size < 1:
         raise PromptError(f"batch_size must be at least 1, not {batch_size}")
 
-    flat, owners = [], []  # a staged prompt is encoded as one plain prompt per stage
+    plain = [i for i, prompt in enumerate(prompts) if not prompt.stages]
+    results: list = [None] * len(prompts)
+    for i, tensors in zip(plain, _encode_plain([prompts[i] for i in plain], pipe, kind, batch_size, cache_dir,
+                                               _batched)):
+        results[i] = tensors
     for i, prompt in enumerate(prompts):
-        stages = ir.timeline(prompt) if prompt.stages else [None]
-        for stage in stages:
-            flat.append(prompt if stage is None else ir.at_stage(prompt, stage))
-            owners.append(i)
-    encoded = _encode_plain(flat, pipe, kind, batch_size, cache_dir, _batched)
-    results = []
-    for i, prompt in enumerate(prompts):
-        stages = [t for t, owner in zip(encoded, owners) if owner == i]
-        if len(stages) > 1:
-            stages = pad_lengths(stages, pipe, cache_dir=cache_dir)
+        if not prompt.stages:
+            continue
+        # each stage on its own, so that it encodes exactly as that text alone would
+        # (batching changes the last bits of SDXL's pooled embedding)
+        stages = [_encode_plain([ir.at_stage(prompt, stage)], pipe, kind, 1, cache_dir, _batched)[0]
+                  for stage in ir.timeline(prompt)]
+        stages = pad_lengths(stages, pipe, cache_dir=cache_dir)
         tensors = dict(stages[0])
         for k, later in enumerate(stages[1:], start=1):
             tensors.update({f"stage{k}.{name}": t for name, t in later.items()})
-        results.append(tensors)
+        results[i] = tensors
     return results[0] if single else results
 
 

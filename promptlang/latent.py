@@ -176,6 +176,15 @@ class Frame:
     info: dict = field(default_factory=dict)  # the promptlang-walk record
 
 
+def check_walkable(prompts) -> None:
+    """A walk or grid mixes one conditioning per prompt: a prompt edit has several."""
+    for q in prompts:
+        if q.stages:
+            raise PromptError(f"prompt `{q.name}` switches text during sampling (`->`): a walk or grid mixes one "
+                              "conditioning per prompt", q.span,
+                              hint="walk between prompts without `->` (a `blend` is fine)")
+
+
 def walk_frames(pipe, a: ir.Prompt, b: ir.Prompt, frames: int, *, cache_dir=None, on_frame=None,
                 warnings: list | None = None) -> list[Frame]:
     """Render ``frames`` images from ``a`` to ``b`` (effective prompts: seeds set, see
@@ -231,11 +240,12 @@ def _shares(names, u: float, v: float) -> dict:
 
 
 def _render(pipe, kind, prompts, positions, *, grid, cache_dir, on_frame, warnings) -> list[Frame]:
-    from .encode import encode
+    from .encode import encode, pad_lengths
     from .render import _call
     from .models import is_test_model
     from .schedulers import make
 
+    check_walkable(prompts)
     if warnings is not None:
         warnings.extend(settings_warnings(prompts))
     first = prompts[0]
@@ -246,7 +256,7 @@ def _render(pipe, kind, prompts, positions, *, grid, cache_dir, on_frame, warnin
     # one encode() per prompt, as render() does: batching changes the last bits of SDXL's pooled embedding
     tensors = [{k: v.to(device, dtype=dtype) for k, v in encode(q, pipe, cache_dir=cache_dir).items()}
                for q in prompts]
-    padded = _pad_lengths(tensors, pipe, cache_dir)
+    padded = pad_lengths(tensors, pipe, cache_dir=cache_dir)
     base = _record(kind, prompts, model, is_test_model(pipe), len(positions), grid)
     original = pipe.scheduler
     if p.scheduler:
@@ -296,30 +306,6 @@ def _nearest(n: int, u: float, v: float) -> int:
     return (1 if u >= 0.5 else 0) + (2 if v >= 0.5 else 0)
 
 
-def _pad_lengths(tensors: list[dict], pipe, cache_dir) -> list[dict]:
-    """Make every endpoint's token axis the same length (prompts over 77 tokens have more
-    chunks) by appending the encoding of an empty prompt, as Compel pads positive and negative."""
-    lengths = {t["prompt_embeds"].shape[1] for t in tensors}
-    if len(lengths) == 1:
-        return tensors
-    import torch
-
-    from .encode import encode
-
-    longest = max(lengths)
-    empty = encode(ir.Prompt("", (), (), ir.Params()), pipe, cache_dir=cache_dir)["prompt_embeds"]
-    out = []
-    for t in tensors:
-        t = dict(t)
-        for name in ("prompt_embeds", "negative_prompt_embeds"):
-            x = t[name]
-            while x.shape[1] < longest:
-                x = torch.cat([x, empty.to(x.device, x.dtype)], dim=1)
-            t[name] = x
-        out.append(t)
-    return out
-
-
 # --------------------------------------------------------------------------- provenance
 
 def _record(kind, prompts, model, test_model, count, grid) -> dict:
@@ -357,11 +343,18 @@ def save_frame(frame: Frame, path, *, source=None, source_path=None, catalogs=()
                               source_path=source_path, catalogs=catalogs, test_model=info["test_model"]),
                        a1111_parameters(prompt, model=info["model"], seed=prompt.params.seed))
     else:
-        from PIL.PngImagePlugin import PngInfo
+        meta = None
+    return save_record(frame.image, info, path, meta)
 
-        meta = PngInfo()
+
+def save_record(image, info: dict, path, meta=None) -> Path:
+    """Write ``image`` as a PNG carrying ``info`` as its ``promptlang-walk`` chunk (added to
+    ``meta``, a PngInfo, when given), atomically."""
+    from PIL.PngImagePlugin import PngInfo
+
+    meta = PngInfo() if meta is None else meta
     meta.add_itxt(CHUNK, json.dumps(info, ensure_ascii=False, sort_keys=True))
-    return save_image(frame.image, path, pnginfo=meta)
+    return save_image(image, path, pnginfo=meta)
 
 
 def _with_settings(prompt: ir.Prompt, settings: dict) -> ir.Prompt:
@@ -378,16 +371,80 @@ def save_image(image, path, **save_args) -> Path:
 
 
 def read_record(path) -> dict:
-    """The ``promptlang-walk`` record of a frame PNG."""
+    """The ``promptlang-walk`` record of a frame PNG, checked (a PNG is untrusted input: its
+    names become file names and its settings reach diffusers)."""
     from .provenance import png_text
 
     text = png_text(path)
     if CHUNK not in text:
         raise PromptError(f"{path}: is not a frame of a promptlang walk or grid (no `{CHUNK}` chunk)")
     try:
-        return json.loads(text[CHUNK])
-    except ValueError as exc:
-        raise PromptError(f"{path}: its `{CHUNK}` chunk is damaged ({exc})") from None
+        info = json.loads(text[CHUNK])
+        endpoints(info)
+    except (ValueError, KeyError, TypeError, AttributeError, PromptError) as exc:
+        reason = exc.message if isinstance(exc, PromptError) else str(exc)
+        raise PromptError(f"{path}: its `{CHUNK}` chunk is damaged ({reason})") from None
+    return info
+
+
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_SETTINGS = ("width", "height", "steps", "guidance", "scheduler")
+
+
+def endpoints(info: dict) -> list[ir.Prompt]:
+    """The endpoint prompts of a ``promptlang-walk`` record, each with the frame settings and
+    its own seed, as :func:`reproduce` renders them. Raises ValueError (or KeyError,
+    TypeError, PromptError) for a record that is not one promptlang writes."""
+    import re
+
+    from .render import effective
+    from .schedulers import lookup
+
+    def whole(value, what, low, high=None):
+        if type(value) is not int or value < low or (high is not None and value > high):
+            raise ValueError(f"bad {what}")
+        return value
+
+    def position(value, what):
+        if type(value) not in (int, float) or not 0.0 <= value <= 1.0:
+            raise ValueError(f"bad {what}")
+
+    if not isinstance(info, dict) or info.get("kind") not in ("walk", "grid"):
+        raise ValueError("bad kind")
+    grid = info["kind"] == "grid"
+    ends = info["endpoints"]
+    if not isinstance(ends, list) or len(ends) != (4 if grid else 2):
+        raise ValueError("bad endpoints")
+    frames = whole(info["frames"], "frame count", 2)
+    whole(info["frame"], "frame number", 0, frames - 1)
+    if grid:
+        if whole(info["grid"], "grid size", 2) ** 2 != frames:
+            raise ValueError("bad grid size")
+        position(info["u"], "u")
+        position(info["v"], "v")
+    else:
+        position(info["t"], "t")
+    if not isinstance(info.get("model"), str) or not info["model"]:
+        raise ValueError("bad model")
+    settings = info["settings"]
+    if not isinstance(settings, dict) or set(settings) != set(_SETTINGS):
+        raise ValueError("bad settings")
+    scheduler = settings["scheduler"]
+    if scheduler is not None and (not isinstance(scheduler, str) or lookup(scheduler) is None):
+        raise ValueError(f"unknown scheduler {scheduler!r}")
+    for name in ("width", "height", "steps"):
+        whole(settings[name], name, 1)
+    if type(settings["guidance"]) not in (int, float):
+        raise ValueError("bad guidance")
+    prompts = []
+    for end in ends:
+        prompt = ir.from_json(end["ir"])
+        if not re.fullmatch(_NAME, prompt.name) or end.get("name") != prompt.name:
+            raise ValueError(f"bad prompt name {prompt.name!r}")
+        prompt = _with_settings(prompt, dict(settings, seed=whole(end["seed"], "seed", 0, 2**32 - 1)))
+        effective(prompt, model=info["model"])  # the ranges a render accepts (size, steps, guidance)
+        prompts.append(prompt)
+    return prompts
 
 
 def reproduce(path, pipe=None, *, model=None, device=None):
@@ -396,10 +453,7 @@ def reproduce(path, pipe=None, *, model=None, device=None):
     from .render import default_device
 
     info = read_record(path)
-    prompts = []
-    for end in info["endpoints"]:
-        prompt = ir.from_json(end["ir"])
-        prompts.append(_with_settings(prompt, dict(info["settings"], seed=int(end["seed"]))))
+    prompts = endpoints(info)
     if pipe is None:
         pipe = load_pipeline(model or info["model"], device or default_device())
     if info["kind"] == "grid":

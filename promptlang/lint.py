@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .errors import Warning_
-from .ir import join_text
+from .ir import join_text, timeline
 
 
 def token_warnings(prompts, source: str | None = None) -> list[Warning_]:
@@ -10,10 +10,14 @@ def token_warnings(prompts, source: str | None = None) -> list[Warning_]:
 
     out = []
     for prompt in prompts:
-        for side, frags in (("positive", prompt.positive), ("negative", prompt.negative)):
-            if not frags:
+        stages = timeline(prompt)  # every stage of a prompt edit and every part of a blend counts
+        sides = (("positive", [frags for s in stages for frags in ([p.positive for p in s.blend] or [s.positive])]),
+                 ("negative", [s.negative for s in stages]))
+        for side, variants in sides:
+            variants = [join_text(frags) for frags in variants if frags]
+            if not variants:
                 continue
-            n = count_tokens(join_text(frags))
+            n = max(count_tokens(text) for text in dict.fromkeys(variants))
             if n > CONTEXT:
                 out.append(Warning_(f"prompt `{prompt.name}`: the {side} prompt is {n} CLIP tokens, over the "
                                     f"{CONTEXT}-token window; Compel encodes it in {-(-n // CONTEXT)} chunks, "

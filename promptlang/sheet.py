@@ -157,18 +157,19 @@ def save_sheet(layout: Layout, path, record: dict) -> Path:
 
 
 def read_record(path) -> dict:
-    """The ``promptlang-sheet`` record of a sheet PNG."""
-    from PIL import Image
+    """The ``promptlang-sheet`` record of a sheet PNG (or of a sheet's tile: its row and column)."""
+    from .provenance import png_text
 
-    try:
-        with Image.open(path) as image:
-            image.load()
-            text = dict(getattr(image, "text", {}) or {})
-    except (FileNotFoundError, OSError) as exc:
-        raise PromptError(f"{path}: not a readable image ({exc})") from None
+    text = png_text(path)
     if CHUNK not in text:
         raise PromptError(f"{path}: has no `{CHUNK}` chunk")
-    return json.loads(text[CHUNK])
+    try:
+        record = json.loads(text[CHUNK])
+    except ValueError as exc:
+        raise PromptError(f"{path}: its `{CHUNK}` chunk is damaged ({exc})") from None
+    if not isinstance(record, dict):
+        raise PromptError(f"{path}: its `{CHUNK}` chunk is damaged (not a JSON object)")
+    return record
 
 
 # --------------------------------------------------------------------------- --vary

@@ -22,7 +22,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import promptlang
-from promptlang.ir import Fragment, Params, Prompt
+from promptlang.ir import Fragment, Params, Prompt, at_stage, longest_stage
 from promptlang.targets import compel as target
 
 from conftest import EXAMPLES
@@ -132,7 +132,34 @@ def test_examples_parse_in_compel_to_the_ir(path):
     compiled = promptlang.compile_file(path)
     assert compiled.prompts
     for prompt in compiled.prompts:
-        assert check(prompt) == [], prompt.name
+        if prompt.stages:  # no Compel syntax: the longest stage is written, with a warning
+            assert any("during sampling" in w.message for w in _warnings(prompt)), prompt.name
+            stage = at_stage(prompt, longest_stage(prompt))
+            assert target.emit(stage) == target.emit(prompt)
+            prompt = stage
+        if prompt.blend:
+            check_blend(prompt)
+        else:
+            assert check(prompt) == [], prompt.name
+
+
+def _warnings(prompt) -> list:
+    warnings = []
+    target.emit(prompt, warnings)
+    return warnings
+
+
+def check_blend(prompt: Prompt) -> None:
+    """A blend parses in Compel to a Blend of the IR's parts, with the IR's weights."""
+    warnings = []
+    positive, _ = sides(prompt, warnings)
+    assert warnings == []
+    (blend,) = parse(positive).prompts
+    assert type(blend) is _pp.Blend, f"{positive!r} parsed to {blend!r}"
+    assert blend.weights == pytest.approx([part.weight for part in prompt.blend])
+    for flat, part in zip(blend.prompts, prompt.blend, strict=True):
+        got = [(t, frag.weight) for frag in flat.children for t in tokens(frag.text)]
+        assert same(got, ir_side(part.positive)), f"{positive!r}: {got} != {ir_side(part.positive)}"
 
 
 # -- tricky literals --------------------------------------------------------------------

@@ -11,6 +11,11 @@ escapes). Two runs always have a space between them. Compel tokenizes each run o
 its own and CLIP splits punctuation from words, so none of these spaces changes
 the tokens.
 
+A blend is Compel's ``("part one", "part two").blend(0.6, 0.4)``; inside those
+quotes weighted runs are written ``(text)W``, and a part holding ``" \\ ( ) + = -``
+falls back to the heaviest part, with a warning. Prompt editing over steps has no
+Compel syntax: the stage that holds longest is written, with a warning.
+
 What Compel's syntax cannot say is written as closely as possible, with a warning:
 a negative weight (written as 0); inside a weighted run, a ``+``/``-`` that no word
 follows, two or more of them, or any ``=`` (written between the weighted parts,
@@ -63,9 +68,30 @@ def _side(prompt, fragments, warnings) -> str:
     return "".join(out)
 
 
+_UNSAFE_IN_BLEND = re.compile(r'["\\()+=-]')
+
+
+def _blend(prompt) -> str | None:
+    """``("part one", "part two").blend(0.6, 0.4)``, or None where a part holds text that
+    cannot be written safely inside Compel's quoted blend parts."""
+    parts = []
+    for part in prompt.blend:
+        out = []
+        for i, (join, text, weight) in enumerate(runs(part.positive)):
+            if _UNSAFE_IN_BLEND.search(text) or weight < 0:
+                return None
+            join = join if join or not i else " "
+            out.append(join + (text if weight == 1.0 else f"({text}){number(weight)}"))
+        parts.append('"' + "".join(out) + '"')
+    return f"({', '.join(parts)}).blend({', '.join(number(part.weight) for part in prompt.blend)})"
+
+
 def emit(prompt, warnings=None) -> str:
-    prompt = simplify(prompt, warnings, "Compel's text syntax")
-    out = _side(prompt, prompt.positive, warnings)
+    prompt = simplify(prompt, warnings, "Compel's text syntax", blend=True)
+    blend = _blend(prompt) if prompt.blend else None
+    if prompt.blend and blend is None:
+        prompt = simplify(prompt, warnings, "Compel's `.blend()` (with `\" \\ ( ) + = -` inside a part)")
+    out = blend or _side(prompt, prompt.positive, warnings)
     if prompt.negative:
         out += "\nNegative prompt: " + _side(prompt, prompt.negative, warnings)
     return out

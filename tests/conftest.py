@@ -5,6 +5,32 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.prompt"))
 
+# four prompts with their own seeds, for walks, grids and reproducing their frames
+LATENT_SRC = '''use core
+defaults {
+    size 64x64
+    steps 2
+}
+prompt cat {
+    subject "a cat"
+    negative blurry
+    seed 1
+}
+prompt dog {
+    subject "a dog on a long road under a bright sun"
+    format watercolor
+    seed 2
+}
+prompt fruit {
+    subject "a bowl of fruit"
+    seed 3
+}
+prompt tower {
+    subject "the Eiffel Tower"
+    seed 4
+}
+'''
+
 
 def pytest_collection_modifyitems(config, items):
     try:

@@ -15,30 +15,9 @@ from promptlang.cli import main
 
 pytest.importorskip("torch")
 
-SRC = '''use core
-defaults {
-    size 64x64
-    steps 2
-}
-prompt cat {
-    subject "a cat"
-    negative blurry
-    seed 1
-}
-prompt dog {
-    subject "a dog on a long road under a bright sun"
-    format watercolor
-    seed 2
-}
-prompt fruit {
-    subject "a bowl of fruit"
-    seed 3
-}
-prompt tower {
-    subject "the Eiffel Tower"
-    seed 4
-}
-'''
+from conftest import LATENT_SRC  # noqa: E402
+
+SRC = LATENT_SRC
 GRID = "grid-cat-dog-fruit-tower"
 
 

@@ -7,6 +7,9 @@ batch 8. It reports steps/s, seconds per image and peak GPU memory for:
 
   (a) plain:  the diffusers pipeline called with a prompt string,
   (b) render: promptlang.render() of the same prompt (Compel encoding from the IR),
+  (b') edit:  promptlang.render() of the same prompt with a prompt edit
+              (`"a lighthouse …" -> "a castle …" at 0.5`): the conditioning is
+              swapped by callback_on_step_end halfway; its cost over (b),
   (c) fast:   the same with promptlang.fast.apply() (SDPA, fused QKV, channels-last,
               torch.compile of the UNet; compile time is excluded by a warm-up).
 
@@ -32,6 +35,9 @@ prompt bench {
     quality  highly_detailed, trending_on_artstation
     negative blurry, low_quality, "distorted hands":1.3
     seed     1
+}
+prompt bench_edit extends bench {
+    subject  "a lighthouse on a cliff" -> "a castle on a cliff" at 0.5 "at dusk"+
 }
 '''
 
@@ -107,7 +113,7 @@ def timed(fn, device, repeats):
     return statistics.median(times)
 
 
-def measure(name, pipe, prompt, device, steps, size, batch, repeats, fast_compile):
+def measure(name, pipe, prompt, edited, device, steps, size, batch, repeats, fast_compile):
     import torch
 
     import promptlang
@@ -125,8 +131,11 @@ def measure(name, pipe, prompt, device, steps, size, batch, repeats, fast_compil
     def ours():
         promptlang.render(prompt, pipe=pipe, images=batch, batch_size=batch, steps=steps, width=size, height=size)
 
+    def edit():
+        promptlang.render(edited, pipe=pipe, images=batch, batch_size=batch, steps=steps, width=size, height=size)
+
     rows = {}
-    for label, fn in (("plain", plain), ("render", ours)):
+    for label, fn in (("plain", plain), ("render", ours), ("edit", edit)):
         fn()  # warm-up
         if device == "cuda":
             torch.cuda.reset_peak_memory_stats()
@@ -145,6 +154,8 @@ def measure(name, pipe, prompt, device, steps, size, batch, repeats, fast_compil
         print(f"  {label:<8}{sec:>9.3f}{steps / sec:>9.2f}{sec / batch:>9.3f}{peak:>10.2f}")
     plain_s = rows["plain"][0]
     print(f"  promptlang overhead over plain: {100 * (rows['render'][0] / plain_s - 1):+.1f}% (target <= 3%)")
+    print(f"  prompt edit (->) over render:   {100 * (rows['edit'][0] / rows['render'][0] - 1):+.1f}% "
+          "(encodes two conditionings, swaps once)")
     print(f"  fast mode speed-up over plain:  {plain_s / rows['fast'][0]:.2f}x (target >= 1.5x at batch 1 on a GPU)")
     return rows
 
@@ -163,7 +174,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     import promptlang
-    (prompt,) = promptlang.compile_source(PROMPT, "bench.prompt").prompts
+    prompt, edited = promptlang.compile_source(PROMPT, "bench.prompt").prompts
     cuda = args.device == "cuda"
     steps = args.steps or (50 if cuda else 20)
     batches = [int(b) for b in (args.batches or ("1,8" if cuda else "1,2")).split(",")]
@@ -181,7 +192,7 @@ def main(argv=None) -> int:
     for title, build, size in runs:
         for batch in batches:
             pipe = build()  # fresh per batch size, so fast mode starts from a plain pipeline
-            measure(title, pipe, prompt, args.device, steps, size, batch, args.repeats, args.compile or None)
+            measure(title, pipe, prompt, edited, args.device, steps, size, batch, args.repeats, args.compile or None)
             del pipe
             if cuda:
                 torch.cuda.empty_cache()

@@ -259,15 +259,18 @@ def cmd_build(args) -> int:
 
 
 def cmd_tokens(args) -> int:
-    from .ir import join_text
-    from .tokens import CONTEXT, count_tokens
+    from .lint import longest, side_texts
+    from .tokens import CONTEXT
 
     result = compile_args(args)
     print_warnings(result.warnings)
     for prompt in selected(result, args.prompt):
-        pos, neg = count_tokens(join_text(prompt.positive)), count_tokens(join_text(prompt.negative))
+        texts = side_texts(prompt)
+        pos, neg = longest(texts["positive"]), longest(texts["negative"])
         flag = lambda n: f"  (over {CONTEXT}: {-(-n // CONTEXT)} chunks)" if n > CONTEXT else ""
-        print(f"{prompt.name}: positive {pos}/{CONTEXT}{flag(pos)}, negative {neg}/{CONTEXT}{flag(neg)}")
+        variants = len(texts["positive"])
+        note = f"  (the longest of {variants} blend parts or edit stages)" if variants > 1 else ""
+        print(f"{prompt.name}: positive {pos}/{CONTEXT}{flag(pos)}, negative {neg}/{CONTEXT}{flag(neg)}{note}")
         for slot, count in slot_tokens(result, prompt.name):
             print(f"  {slot:<9}{count:>4}")
     return 0

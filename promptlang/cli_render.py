@@ -323,6 +323,11 @@ def _show_render(args, text) -> int:
         except (KeyError, TypeError) as exc:
             show(f"sheet:     {_damaged(args.image, sheet.CHUNK, exc).message}")
     show("compel:    " + compel.emit(prompt).replace("\n", "\n           "))
+    if prompt.stages:  # the compel line above is only the longest stage
+        for i, stage in enumerate(ir.timeline(prompt)):
+            blend = " (blend of " + str(len(stage.blend)) + " parts)" if stage.blend else ""
+            show(f"{'stages:' if i == 0 else '':<11}from {stage.at:.0%} of the steps: "
+                 f"{ir.join_text(stage.positive)}{blend}")
     for cat in info.get("catalogs", []):
         show(f"catalog:   {cat['name']} {cat['version']}  sha256 {cat['sha256'][:16]}…")
     versions = ", ".join(f"{k} {v}" for k, v in info.get("versions", {}).items() if v)

@@ -5,19 +5,28 @@ from .errors import Warning_
 from .ir import join_text, timeline
 
 
+def side_texts(prompt) -> dict[str, list[str]]:
+    """Each side's distinct texts: every stage of a prompt edit and every part of a blend."""
+    stages = timeline(prompt)
+    sides = {"positive": [frags for s in stages for frags in ([p.positive for p in s.blend] or [s.positive])],
+             "negative": [s.negative for s in stages]}
+    return {side: list(dict.fromkeys(join_text(frags) for frags in variants)) for side, variants in sides.items()}
+
+
+def longest(texts) -> int:
+    """The most CLIP tokens among the texts (0 for none)."""
+    from .tokens import count_tokens
+
+    return max((count_tokens(text) for text in texts if text), default=0)
+
+
 def token_warnings(prompts, source: str | None = None) -> list[Warning_]:
-    from .tokens import CONTEXT, count_tokens
+    from .tokens import CONTEXT
 
     out = []
     for prompt in prompts:
-        stages = timeline(prompt)  # every stage of a prompt edit and every part of a blend counts
-        sides = (("positive", [frags for s in stages for frags in ([p.positive for p in s.blend] or [s.positive])]),
-                 ("negative", [s.negative for s in stages]))
-        for side, variants in sides:
-            variants = [join_text(frags) for frags in variants if frags]
-            if not variants:
-                continue
-            n = max(count_tokens(text) for text in dict.fromkeys(variants))
+        for side, variants in side_texts(prompt).items():
+            n = longest(variants)
             if n > CONTEXT:
                 out.append(Warning_(f"prompt `{prompt.name}`: the {side} prompt is {n} CLIP tokens, over the "
                                     f"{CONTEXT}-token window; Compel encodes it in {-(-n // CONTEXT)} chunks, "

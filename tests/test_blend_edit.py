@@ -446,6 +446,10 @@ def test_cli_render_and_reproduce_an_edited_prompt(tiny_cli, write, capsys):
     info, parameters = read(png)
     assert info["ir"]["stages"][0]["at"] == 0.5
     assert parameters.startswith("a [cat:dog:0.5] on a mat")
+    capsys.readouterr()
+    assert tiny_cli("show", str(png)) == 0
+    shown = capsys.readouterr().out
+    assert "from 0% of the steps: a cat on a mat" in shown and "from 50% of the steps: a dog on a mat" in shown
     assert tiny_cli("reproduce", str(png), "-o", "again", "-q") == 0
     (again,) = (path.parent / "again").glob("*.png")
     assert Image.open(again).tobytes() == Image.open(png).tobytes()
@@ -472,3 +476,28 @@ def test_walk_refuses_an_edited_prompt(tiny_cli, write, capsys):
     err = capsys.readouterr().err
     assert code == 1 and "switches text during sampling" in err and "Traceback" not in err
     assert not (path.parent / "walks").exists()
+
+
+# --------------------------------------------------------------------------- token counts
+
+LONG = ", ".join(["a very long description of a lighthouse on a cliff"] * 8)
+
+
+@pytest.mark.parametrize("source", [
+    f'prompt a {{ subject blend "a cat":3, "{LONG}":1 }}',  # the long part is the lighter one
+    f'prompt a {{ subject "a cat" -> "{LONG}" at 0.9 }}',   # the long stage is the shorter one
+])
+def test_token_warning_counts_every_part_and_stage(source):
+    result = compiled(source)
+    assert texts(result.prompts[0].positive) == "a cat"
+    assert any("CLIP tokens" in w.message and "positive" in w.message for w in result.warnings)
+
+
+def test_tokens_command_reports_the_longest_variant(write, capsys):
+    from promptlang.cli import main
+    from promptlang.tokens import count_tokens
+
+    path = write("t.prompt", f'prompt a {{ subject blend "a cat":3, "{LONG}":1 }}\n')
+    assert main(["tokens", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert f"positive {count_tokens(LONG)}/75" in out and "longest of 2" in out

@@ -408,7 +408,7 @@ def test_second_order_scheduler_switches_by_iteration(pipes):
     from promptlang.render import render
 
     pipe = pipes["sd"]
-    result = compiled(SWITCH.replace("at 0.5", "at 0.5").replace("prompt cat", "prompt cat"))
+    result = compiled(SWITCH)
     prompt = result.prompt("edit")
     seen, restore = _spy(pipe)
     try:

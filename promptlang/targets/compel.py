@@ -90,7 +90,7 @@ def emit(prompt, warnings=None) -> str:
     prompt = simplify(prompt, warnings, "Compel's text syntax", blend=True)
     blend = _blend(prompt) if prompt.blend else None
     if prompt.blend and blend is None:
-        prompt = simplify(prompt, warnings, "Compel's `.blend()` (with `\" \\ ( ) + = -` inside a part)")
+        prompt = simplify(prompt, warnings, "Compel's text syntax, with `\" \\ ( ) + = -` inside a blend part,")
     out = blend or _side(prompt, prompt.positive, warnings)
     if prompt.negative:
         out += "\nNegative prompt: " + _side(prompt, prompt.negative, warnings)

@@ -54,15 +54,22 @@ def lerp(a, b, t: float):
 
     Computed in float32 (or wider) and returned in ``a``'s dtype.
     """
-    _same_shape(a, b)
-    t = float(t)
-    if t == 0.0:
-        return a.clone()
-    if t == 1.0:
-        return b.clone()
-    work = _work_dtype(a)
+    end = _endpoint(a, b, t)
+    if end is not None:
+        return end
+    t, work = float(t), _work_dtype(a)
     a32, b32 = a.to(work), b.to(work)
     return (a32 + (b32 - a32) * t).to(a.dtype)
+
+
+def _endpoint(a, b, t: float):
+    """``a`` or ``b`` themselves (copied) at ``t`` 0 or 1, so endpoints are exact; else None."""
+    _same_shape(a, b)
+    if float(t) == 0.0:
+        return a.clone()
+    if float(t) == 1.0:
+        return b.clone()
+    return None
 
 
 def slerp(a, b, t: float):
@@ -78,13 +85,10 @@ def slerp(a, b, t: float):
     """
     import torch
 
-    _same_shape(a, b)
-    t = float(t)
-    if t == 0.0:
-        return a.clone()
-    if t == 1.0:
-        return b.clone()
-    work = _work_dtype(a)
+    end = _endpoint(a, b, t)
+    if end is not None:
+        return end
+    t, work = float(t), _work_dtype(a)
     n = a.shape[0] if a.dim() > 1 else 1
     fa, fb = a.to(work).reshape(n, -1), b.to(work).reshape(n, -1)
     out = torch.empty_like(fa)

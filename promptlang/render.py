@@ -130,11 +130,11 @@ def render(prompts, pipe=None, *, model=None, device=None, images=None, seed=Non
             stages = [{k: v.to(execution, dtype=dtype) for k, v in t.items()}
                       for t in stage_tensors(encode(prompt, current, cache_dir=cache_dir))]
             starts = ir.switch_steps(prompt, _timestep_count(current, p.steps)) if prompt.stages else [0]
+            first = _active(starts, 0)
             for start in range(0, p.images, batch_size):
                 count = min(batch_size, p.images - start)
                 seeds = [p.seed + start + i for i in range(count)]
                 generators = [torch.Generator("cpu").manual_seed(s) for s in seeds]
-                first = _active(starts, 0)
                 batch = {k: v.expand(count, *v.shape[1:]) if count > 1 else v for k, v in stages[first].items()}
                 current.set_progress_bar_config(
                     disable=not progress, leave=False,

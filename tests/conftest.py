@@ -1,6 +1,11 @@
+import os
 from pathlib import Path
 
 import pytest
+
+# Tiny-model tests oversubscribe a small machine: one torch thread each (subprocesses too).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.prompt"))
@@ -30,6 +35,15 @@ prompt tower {
     seed 4
 }
 '''
+
+
+def pytest_configure(config):
+    try:
+        import torch
+    except ImportError:  # the core installs without torch
+        return
+    torch.set_num_threads(1)
+    torch.set_num_interop_threads(1)
 
 
 def pytest_collection_modifyitems(config, items):

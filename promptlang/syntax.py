@@ -454,4 +454,3 @@ class _Builder:
         if not lo <= value <= hi:
             raise self.error(f"`{key}` {value} is out of range ({lo} to {hi:,})", atom)
         return value
-

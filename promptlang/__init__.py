@@ -7,13 +7,24 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .catalog import Catalog
-from .catalog import load as load_catalog
-from .compiler import Compiled, compile_file, compile_source
-from .errors import PromptError
-from .ir import Fragment, Params, Prompt
-from .syntax import parse
-from .targets import emit
+# The public names are imported when first used (PEP 562), so that `import promptlang`
+# (and `from promptlang import __version__`, which the command line does first) costs
+# nothing: the parser, YAML and Jinja come in only with the command that needs them.
+_LAZY = {
+    "Catalog": ("catalog", "Catalog"),
+    "load_catalog": ("catalog", "load"),
+    "Compiled": ("compiler", "Compiled"),
+    "compile_file": ("compiler", "compile_file"),
+    "compile_source": ("compiler", "compile_source"),
+    "PromptError": ("errors", "PromptError"),
+    "Fragment": ("ir", "Fragment"),
+    "Params": ("ir", "Params"),
+    "Prompt": ("ir", "Prompt"),
+    "parse": ("syntax", "parse"),
+    "emit": ("targets", "emit"),
+}
+_SUBMODULES = ("ast", "catalog", "compiler", "errors", "ir", "lint", "resolve", "syntax", "targets", "template",
+               "tokens")
 
 
 def compile(source_or_path, *, target: str | None = None, search_dirs=()):
@@ -22,6 +33,9 @@ def compile(source_or_path, *, target: str | None = None, search_dirs=()):
     Returns the list of IR prompts, or with ``target`` the list of emitted strings.
     """
     import os
+
+    from .compiler import compile_file, compile_source
+    from .targets import emit
 
     text = str(source_or_path)
     if isinstance(source_or_path, os.PathLike) or ("\n" not in text and "{" not in text):
@@ -34,16 +48,21 @@ def compile(source_or_path, *, target: str | None = None, search_dirs=()):
 
 
 def __getattr__(name):
-    """``promptlang.encode`` and ``promptlang.render`` import torch: only when first asked for.
+    """The public API, imported on first use; ``promptlang.encode`` and ``promptlang.render`` import torch.
 
     Each is its module, made callable (calling it runs the function of the same name),
     so ``promptlang.render(...)`` and ``promptlang.render.save_png`` both work whatever
     was imported first.
     """
-    if name in ("encode", "render"):
-        import importlib
+    import importlib
 
-        module = importlib.import_module(f"{__name__}.{name}")  # the module is callable: it runs the function
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(f"{__name__}.{module}"), attr)
+        globals()[name] = value
+        return value
+    if name in ("encode", "render") or name in _SUBMODULES:
+        module = importlib.import_module(f"{__name__}.{name}")  # encode/render: callable, runs the function
         globals()[name] = module
         return module
     raise AttributeError(f"module 'promptlang' has no attribute {name!r}")
@@ -51,3 +70,7 @@ def __getattr__(name):
 
 __all__ = ["Catalog", "Compiled", "Fragment", "Params", "Prompt", "PromptError", "compile", "compile_file",
            "compile_source", "emit", "load_catalog", "parse", "__version__"]
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY) | {"encode", "render"})

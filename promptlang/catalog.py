@@ -119,6 +119,33 @@ def _load_cached(path: str, size: int, mtime_ns: int, shown: str) -> Catalog:
     return _Validator(shown, source, hashlib.sha256(raw).hexdigest()).catalog()
 
 
+# libyaml (PyYAML's C extension) composes the same nodes, with the same marks, about ten
+# times faster than the pure-Python loader; the pure-Python one stays the fallback and
+# the reference for error messages (tests/test_startup_pieces.py compares the two).
+FastLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# Where libyaml and PyYAML were found to disagree (tests/test_startup_pieces.py fuzzes
+# them): libyaml accepts tabs and some block-scalar headers PyYAML refuses, tags an empty
+# `!` value as a string, counts a byte-order mark differently in its marks, and ends a
+# block collection on the next line when the text has no final line break. Texts with
+# any of these characters (tags, block scalars, directives, anchors, complex keys) take
+# the slow road; plain catalogs such as styles/*.yaml never do.
+SLOW_ROAD = ("\t", "\ufeff", "!", "|", ">", "%", "&", "*", "?")
+
+
+def fast_road(source: str) -> bool:
+    return source.endswith("\n") and not any(c in source for c in SLOW_ROAD)
+
+
+def compose(source: str, loader_class=FastLoader):
+    """(root node, plain data) of a one-document YAML text; (None, None) when it is empty."""
+    loader = loader_class(source)
+    try:
+        root = loader.get_single_node()
+        return root, (loader.construct_document(root) if root is not None else None)
+    finally:
+        loader.dispose()
+
+
 class _Validator:
     def __init__(self, path: str, source: str, sha: str):
         self.path, self.source, self.sha = path, source, sha
@@ -137,10 +164,21 @@ class _Validator:
                            self.span(node), source=self.source)
 
     def catalog(self) -> Catalog:
-        loader = yaml.SafeLoader(self.source)
         try:
-            root = loader.get_single_node()
-            data = loader.construct_document(root) if root is not None else None
+            if not fast_road(self.source):
+                raise yaml.YAMLError("known to differ")
+            root, data = compose(self.source, FastLoader)
+        except yaml.YAMLError:
+            # libyaml words its errors differently: read the file again with PyYAML's own
+            # loader so that the message, line and column stay exactly the same.
+            root = data = None
+        if FastLoader is yaml.SafeLoader or root is None:
+            root, data = self.compose_slowly()
+        return self.validate(root, data)
+
+    def compose_slowly(self):
+        try:
+            return compose(self.source, yaml.SafeLoader)
         except yaml.constructor.ConstructorError as exc:
             mark = exc.problem_mark
             raise PromptError("catalog uses a YAML tag that is not allowed (catalogs are plain data: "
@@ -155,8 +193,8 @@ class _Validator:
             raise PromptError(f"invalid YAML: {problem}",
                               span_at(self.path, self.source, min(mark.index, len(self.source)))
                               if mark else None, source=self.source) from None
-        finally:
-            loader.dispose()
+
+    def validate(self, root, data) -> Catalog:
         if not isinstance(data, dict):
             raise self.fail("", "a catalog is a mapping with `name`, `version` and sections "
                             + ", ".join(SECTIONS), root)
@@ -190,7 +228,7 @@ class _Validator:
             return {}
         out = {}
         for k, v in node.value:
-            out[k.value if k.tag.endswith(":str") else yaml.safe_load(k.value)] = (k, v)
+            out[k.value if k.tag.endswith(":str") else compose(k.value, yaml.SafeLoader)[1]] = (k, v)
         return out
 
     def string(self, data: dict, key: str, nodes: dict, *, required=False, prefix="", parent=None) -> str:

@@ -1,7 +1,6 @@
 """PromptError and diagnostic formatting: ``FILE:LINE:COL: error: message``, the line, a caret."""
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 
 from .ast import Span
@@ -61,6 +60,8 @@ def format_diagnostic(kind: str, message: str, span: Span | None, source: str | 
 
 def suggest(word: str, choices) -> str:
     """`; did you mean `x`?` or an empty string."""
+    import difflib  # only on the way to an error: not at start-up
+
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f"; did you mean `{close[0]}`?" if close else ""
 

@@ -24,10 +24,66 @@ MAX_BLEND_PARTS = 16
 PLUS, MINUS = 1.1, 0.9  # Compel's attention bases
 
 
+OPTIONS = {"parser": "lalr", "propagate_positions": True, "maybe_placeholders": False}
+
+
 @lru_cache(maxsize=None)
 def parser() -> Lark:
-    return Lark(grammar_file().read_text(encoding="utf-8"), parser="lalr",
-                propagate_positions=True, maybe_placeholders=False)
+    """The LALR parser, built once per process.
+
+    Building it from the grammar takes 25-60 ms, a third of a short command's start-up,
+    so the tables Lark builds are kept in :mod:`promptlang.data.parser_table` (plain Python
+    literals, no pickle) and loaded from there when they were made from this very grammar
+    text with this Lark version and options; otherwise the grammar is built as always.
+    ``python -m promptlang.syntax`` rewrites the table; a test fails while it is stale.
+    """
+    grammar = grammar_file().read_text(encoding="utf-8")
+    try:
+        from .data import parser_table as table
+    except ImportError:
+        table = None
+    if table is not None and table.KEY == _table_key(grammar):
+        return Lark._load_from_dict(table.DATA, table.MEMO)
+    return Lark(grammar, **OPTIONS)
+
+
+def _table_key(grammar: str) -> str:
+    import hashlib
+
+    from lark import __version__ as lark_version
+
+    return hashlib.sha256(repr((grammar, lark_version, sorted(OPTIONS.items()))).encode("utf-8")).hexdigest()
+
+
+def parser_table_source() -> str:
+    """The text of promptlang/data/parser_table.py for the grammar as it is now."""
+    from lark.grammar import Rule
+    from lark.lexer import TerminalDef
+
+    grammar = grammar_file().read_text(encoding="utf-8")
+    data, memo = Lark(grammar, **OPTIONS).memo_serialize([TerminalDef, Rule])
+    return ('"""LALR tables of grammars/promptlang.lark, made by `python -m promptlang.syntax`; do not edit.\n\n'
+            "Loaded by promptlang.syntax.parser() only while KEY matches the grammar, the Lark version\n"
+            'and the options; tests/test_startup_pieces.py checks that it does."""\n'
+            f"KEY = {_table_key(grammar)!r}\n"
+            f"DATA = {data!r}\n"
+            f"MEMO = {memo!r}\n")
+
+
+def write_parser_table() -> None:
+    """Rewrite promptlang/data/parser_table.py (``python -m promptlang.syntax``)."""
+    from pathlib import Path
+
+    from .files import atomic_path
+
+    target = Path(__file__).resolve().parent / "data" / "parser_table.py"
+    with atomic_path(target) as tmp:
+        Path(tmp).write_text(parser_table_source(), encoding="utf-8")
+    print(f"wrote {target}")
+
+
+if __name__ == "__main__":
+    write_parser_table()
 
 
 def parse(source: str, path: str = "<string>") -> ast.File:

@@ -8,11 +8,8 @@ each place the subject was put, so that weights on subject pieces survive.
 """
 from __future__ import annotations
 
+import re
 from functools import lru_cache
-
-import jinja2
-from jinja2 import meta
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from .errors import PromptError
 
@@ -20,29 +17,45 @@ MAX_OUTPUT = 10_000   # characters one entry may render to
 MAX_RANGE = 100       # items a template's range() may make
 MARK = "\x00\x01subject\x01\x00"
 
-
-class _Env(ImmutableSandboxedEnvironment):
-    intercepted_binops = frozenset(["*", "**"])
-
-    def call_binop(self, context, operator, left, right):
-        if operator == "**" and isinstance(right, (int, float)) and abs(right) > 64:
-            raise SecurityError("exponent too large in a catalog template")
-        if operator == "*":
-            for seq, n in ((left, right), (right, left)):
-                if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and len(seq) * n > MAX_OUTPUT:
-                    raise SecurityError("repetition too large in a catalog template")
-        return super().call_binop(context, operator, left, right)
+# `{{ subject }}` (spaces optional) and nothing else Jinja would read: such a text renders
+# as itself with the subject put in, so it needs neither Jinja (about 10 ms to import
+# and a few ms to compile each template) nor the sandbox. Texts with any other `{`/`}`,
+# a line break at the end (Jinja drops one) or a `\r` (Jinja rewrites line breaks) go to
+# Jinja; tests/test_startup_pieces.py checks the two agree.
+_PLAIN_SUBJECT = re.compile(r"\{\{ *subject *\}\}")
 
 
-def _range(*args):
-    r = range(*args)
-    if len(r) > MAX_RANGE:
-        raise SecurityError(f"range() of more than {MAX_RANGE} items in a catalog template")
-    return r
+def _plain(text: str) -> list[str] | None:
+    """The pieces around each `{{ subject }}` of a text Jinja would render unchanged; else None."""
+    pieces = _PLAIN_SUBJECT.split(text)
+    if len(pieces) == 1 or "\r" in text or text.endswith("\n") or any("{" in p or "}" in p for p in pieces):
+        return None
+    return pieces
 
 
 @lru_cache(maxsize=1)
-def _env() -> _Env:
+def _env():
+    import jinja2
+    from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+
+    class _Env(ImmutableSandboxedEnvironment):
+        intercepted_binops = frozenset(["*", "**"])
+
+        def call_binop(self, context, operator, left, right):
+            if operator == "**" and isinstance(right, (int, float)) and abs(right) > 64:
+                raise SecurityError("exponent too large in a catalog template")
+            if operator == "*":
+                for seq, n in ((left, right), (right, left)):
+                    if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and len(seq) * n > MAX_OUTPUT:
+                        raise SecurityError("repetition too large in a catalog template")
+            return super().call_binop(context, operator, left, right)
+
+    def _range(*args):
+        r = range(*args)
+        if len(r) > MAX_RANGE:
+            raise SecurityError(f"range() of more than {MAX_RANGE} items in a catalog template")
+        return r
+
     env = _Env(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
     env.globals = {"range": _range}
     return env
@@ -50,6 +63,8 @@ def _env() -> _Env:
 
 @lru_cache(maxsize=4096)
 def _compile(text: str):
+    from jinja2 import meta
+
     env = _env()
     tree = env.parse(text)
     return env.from_string(tree), "subject" in meta.find_undeclared_variables(tree)
@@ -66,6 +81,12 @@ def render(text: str, where: str, plain_subject: str = "") -> tuple[list[str], s
     """
     if "{" not in text:
         return [text], "absent"
+    pieces = _plain(text)
+    if pieces is not None:
+        return pieces, "placed"
+    import jinja2
+    from jinja2.sandbox import SecurityError
+
     try:
         template, uses_subject = _compile(text)
         rendered = _generate(template, MARK, where)

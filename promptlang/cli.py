@@ -278,15 +278,11 @@ def cmd_tokens(args) -> int:
 
 def slot_tokens(result, name: str):
     """Tokens each slot contributes, counted on that slot's words alone (subject inside a format counts once)."""
-    from .resolve import _merge, resolve_slot_text
+    from .resolve import slot_texts
     from .tokens import count_tokens
 
-    decls = {d.name: d for d in result.file.prompts}
-    merged = _merge(decls[name], decls, result.file.defaults)
-    for slot in ("subject", "format", "style", "quality", "negative"):
-        if slot in merged.slots:
-            text = resolve_slot_text(merged.slots[slot], result.scope)
-            yield slot, count_tokens(text)
+    for slot, text in slot_texts(result.file, result.scope, name).items():
+        yield slot, count_tokens(text)
 
 
 def cmd_catalog_list(args) -> int:

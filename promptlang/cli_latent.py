@@ -101,7 +101,7 @@ def walk_plan(args, result):
         names = [args.start, args.end]
     prompts = [result.prompt(n) for n in names]
     check_walkable(prompts)
-    model = args.model or next((p.params.model for p in prompts if p.params.model), None)
+    model = args.model or next((p.settings.model for p in prompts if p.settings.model), None)
     prompts = [effective(p, model=model, steps=args.steps, width=width, height=height, images=1) for p in prompts]
     out = Path(args.out)
     kind = "grid" if args.grid else "walk"
@@ -134,7 +134,7 @@ def cmd_walk(args) -> int:
     result = _compile(args)
     kind, prompts, count, files = walk_plan(args, result)
     check_free(files, args.overwrite)
-    model = prompts[0].params.model
+    model = prompts[0].settings.model
     _note_test_model(model)
     pipe = load_pipeline(model, args.device or default_device())
     out = Path(args.out)
@@ -155,7 +155,7 @@ def cmd_walk(args) -> int:
     for w in warnings:
         print(f"warning: {w}", file=sys.stderr)
     names = [p.name for p in prompts]
-    record = {"format": 1, "kind": kind, "endpoints": names, "seeds": [p.params.seed for p in prompts],
+    record = {"format": 1, "kind": kind, "endpoints": names, "seeds": [p.settings.seed for p in prompts],
               "model": model, "source_path": result.file.path, "tiles": [f.name for f in tiles]}
     if kind == "walk":
         images = [f.image for f in frames]
@@ -266,14 +266,14 @@ def describe_frame(record) -> list[str]:
     corners = record.get("corners") or []
     label = max(len(p.name) for p in prompts)
     where = max((len(str(c)) for c in corners), default=0) + 2
-    digits = max(len(str(p.params.seed)) for p in prompts)
+    digits = max(len(str(p.settings.seed)) for p in prompts)
     lines = [f"{record['kind']}:{' ' * (10 - len(record['kind']))}{position_line(record)}"
              + (f"  (from {record['source_path']})" if record.get("source_path") else "")]
     for i, prompt in enumerate(prompts):
         corner = f"({corners[i]})" if i < len(corners) else ""
         lines.append(f"{'prompts:' if i == 0 else '':<11}{prompt.name:<{label}}  {corner:<{where}} "
-                     f"seed {prompt.params.seed:<{digits}}  share {shares[i] * 100:.4g}%")
-    p = prompts[0].params
+                     f"seed {prompt.settings.seed:<{digits}}  share {shares[i] * 100:.4g}%")
+    p = prompts[0].settings
     lines.append(f"model:     {record['model']}" + ("  (random-weight test model)" if record.get("test_model") else ""))
     lines.append(f"settings:  size: {p.width}x{p.height}   steps: {p.steps}   guidance: {p.guidance:g}   "
                  f"scheduler: {p.scheduler or 'model default'}   (`{prompts[0].name}`'s, for every frame)")

@@ -120,7 +120,7 @@ def cmd_embed(args) -> int:
             raise PromptError(f"--out {out}: without --prompt every prompt gets its own file, so give a folder",
                               hint="or pick one prompt with --prompt NAME")
         paths = [out / f"{p.name}.safetensors" for p in prompts]
-    models = {p.name: args.model or p.params.model for p in prompts}
+    models = {p.name: args.model or p.settings.model for p in prompts}
     for prompt in prompts:
         if not models[prompt.name]:
             raise PromptError(f"prompt `{prompt.name}` names no model: give --model or `model \"…\"` in the file",
@@ -146,8 +146,8 @@ def _save_one(prompt, path: Path, t: dict, model: str, digest: str, result) -> N
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = {"promptlang_version": __version__, "model": model, "prompt": prompt.name,
             "compel": compel.emit(prompt), "source_sha256": digest, "source": result.file.path}
-    if prompt.stages:  # the tensors of stage k are named stage{k}.…; it starts at this fraction of the steps
-        meta["stages"] = json.dumps([stage.at for stage in prompt.stages])
+    if len(prompt.segments) > 1:  # the tensors of segment k are named stage{k}.…; it starts at this fraction
+        meta["stages"] = json.dumps([segment.start for segment in prompt.segments[1:]])
     save_embeddings(path, t, meta)
     print(f"{path}: {', '.join(f'{k} {tuple(v.shape)}' for k, v in t.items())}")
 
@@ -179,8 +179,8 @@ def _targets(prompts, out: Path, overwrite: bool):
         raise PromptError(f"--out {out} is a file, not a folder")
     names = []
     for p in prompts:
-        for i in range(p.params.images):
-            names.append(out / Rendered(None, p, p.params.seed + i, i, p.params.model, False).filename)
+        for i in range(p.settings.images):
+            names.append(out / Rendered(None, p, p.settings.seed + i, i, p.settings.model, False).filename)
     check_free(names, overwrite)
     return names
 
@@ -208,7 +208,7 @@ def render_to_folder(result, prompts, out: Path, *, device=None, batch=1, progre
     from .render import render, save_png
 
     _targets(prompts, out, overwrite)
-    for model in sorted({p.params.model for p in prompts}):
+    for model in sorted({p.settings.model for p in prompts}):
         _note_test_model(model)
     written = []
 
@@ -217,8 +217,8 @@ def render_to_folder(result, prompts, out: Path, *, device=None, batch=1, progre
         path = save_png(done, out / done.filename, source=result.file.source, source_path=result.file.path,
                         catalogs=result.scope.catalogs)
         written.append(path)
-        print(f"{path}  (seed {done.seed}, {done.prompt.params.width}x{done.prompt.params.height}, "
-              f"{done.prompt.params.steps} steps)")
+        print(f"{path}  (seed {done.seed}, {done.prompt.settings.width}x{done.prompt.settings.height}, "
+              f"{done.prompt.settings.steps} steps)")
 
     render(prompts, device=device, batch_size=batch, progress=progress, cache_dir=cache_dir, on_image=save,
            fast=fast, pipes=pipes)
@@ -298,7 +298,7 @@ def _show_render(args, text) -> int:
     from .targets import compel
 
     prompt = ir.from_json(info["ir"])
-    p = prompt.params
+    p = prompt.settings
     show(f"prompt:    {info['prompt']}" + (f"  (from {info['source_path']})" if info.get("source_path") else ""))
     show(f"model:     {info['model']}" + ("  (random-weight test model)" if info.get("test_model") else ""))
     show(f"seed:      {info['seed']}   size: {p.width}x{p.height}   steps: {p.steps}   guidance: {p.guidance:g}"
@@ -323,11 +323,11 @@ def _show_render(args, text) -> int:
         except (KeyError, TypeError) as exc:
             show(f"sheet:     {_damaged(args.image, sheet.CHUNK, exc).message}")
     show("compel:    " + compel.emit(prompt).replace("\n", "\n           "))
-    if prompt.stages:  # the compel line above is only the longest stage
-        for i, stage in enumerate(ir.timeline(prompt)):
-            blend = " (blend of " + str(len(stage.blend)) + " parts)" if stage.blend else ""
-            show(f"{'stages:' if i == 0 else '':<11}from {stage.at:.0%} of the steps: "
-                 f"{ir.join_text(stage.positive)}{blend}")
+    if len(prompt.segments) > 1:  # the compel line above is only the longest segment
+        for i, stage in enumerate(prompt.segments):
+            blend = f" (blend of {len(stage.positive.parts)} parts)" if isinstance(stage.positive, ir.Blend) else ""
+            show(f"{'stages:' if i == 0 else '':<11}from {stage.start:.0%} of the steps: "
+                 f"{ir.join_text(ir.flat(stage.positive))}{blend}")
     for cat in info.get("catalogs", []):
         show(f"catalog:   {cat['name']} {cat['version']}  sha256 {cat['sha256'][:16]}…")
     versions = ", ".join(f"{k} {v}" for k, v in info.get("versions", {}).items() if v)
@@ -400,7 +400,7 @@ def cmd_reproduce(args) -> int:
     info, _ = read(args.image)
     prompt = ir.from_json(info["ir"])
     model = args.model or info["model"]
-    prompt = replace(prompt, params=replace(prompt.params, seed=int(info["seed"]), images=1, model=model))
+    prompt = replace(prompt, settings=replace(prompt.settings, seed=int(info["seed"]), images=1, model=model))
     out = Path(args.out)
     (target,) = _targets([prompt], out, args.overwrite)
     _note_test_model(model)

@@ -30,9 +30,9 @@ prompts our pooled embedding differs from ``CompelForSDXL``'s on purpose. A blen
 pooled embedding is its parts' pooled embeddings mixed with the blend's normalized
 weights, as Compel mixes the per-token embeddings.
 
-Blends (``ir.Prompt.blend``) become a Compel ``Blend`` inside the conjunction. A
-prompt edit (``ir.Prompt.stages``) is encoded stage by stage, as plain prompts; the
-later stages' tensors come back in the same dict under ``stage1.prompt_embeds`` …,
+Blends (``ir.Blend``) become a Compel ``Blend`` inside the conjunction. A
+prompt with several segments (a prompt edit) is encoded segment by segment; the
+later segments' tensors come back in the same dict under ``stage1.prompt_embeds`` …,
 all stages padded to one length, for :mod:`promptlang.render` to swap in mid-run.
 
 An empty negative side on an SDXL model whose config says ``force_zeros_for_empty_prompt``
@@ -49,6 +49,7 @@ import os
 import sys
 import types
 from pathlib import Path
+from dataclasses import replace
 
 from . import ir
 from .errors import PromptError
@@ -102,12 +103,14 @@ def _flattened(fragments):
 
 def to_conjunction(fragments, blend=()):
     """A ``compel.prompt_parser.Conjunction`` for one IR side: one ``FlattenedPrompt``,
-    or, given the parts of a blend (:class:`ir.Part`), one ``Blend`` of them with
+    or, given an :class:`ir.Blend` (or its parts), one ``Blend`` of them with
     their weights, normalized as Compel's ``("a", "b").blend(0.6, 0.4)`` normalizes them."""
     from compel.prompt_parser import Blend, Conjunction
 
+    if isinstance(fragments, ir.Blend):
+        fragments, blend = (), fragments.parts
     if blend:
-        return Conjunction([Blend([_flattened(part.positive) for part in blend],
+        return Conjunction([Blend([_flattened(part.fragments) for part in blend],
                                   [float(part.weight) for part in blend])])
     return Conjunction([_flattened(fragments)])
 
@@ -237,7 +240,8 @@ def _encode_group(prompts, compels, kind: str, force_zeros: bool, batched: bool)
     """Encode a few prompts with all their text encoders; one dict of tensors each."""
     import torch
 
-    conjunctions = [(to_conjunction(p.positive, p.blend), to_conjunction(p.negative)) for p in prompts]
+    segments = [p.segments[0] for p in prompts]  # one segment each (encode() splits schedules)
+    conjunctions = [(to_conjunction(s.positive), to_conjunction(s.negative)) for s in segments]
     per_encoder = []  # for each compel: [(pos, neg), …] per prompt
     with torch.no_grad():
         for compel in compels:
@@ -265,23 +269,23 @@ def _encode_group(prompts, compels, kind: str, force_zeros: bool, batched: bool)
         if kind == "sdxl":
             compel = compels[1]
             # per prompt: the positive (or each part of its blend), then the negative
-            sides = [([part.positive for part in p.blend] or [p.positive]) + [p.negative] for p in prompts]
+            sides = [[*ir.texts(s.positive), s.negative] for s in segments]
             texts = [ir.join_text(side) for group in sides for side in group]
             pooled = compel.conditioning_provider.get_pooled_embeddings(texts, device=compel.device)
             pooled = pooled.to(out[0]["prompt_embeds"].dtype)
             at = 0
-            for prompt, group, tensors in zip(prompts, sides, out):
+            for segment, group, tensors in zip(segments, sides, out):
                 rows = pooled[at:at + len(group)]
                 at += len(group)
                 tensors["negative_pooled_prompt_embeds"] = rows[-1:]
-                if prompt.blend:  # the parts' pooled embeddings mixed with the blend's normalized weights
-                    weights = torch.tensor([part.weight for part in prompt.blend], dtype=rows.dtype,
+                if isinstance(segment.positive, ir.Blend):  # parts' pooled embeddings, mixed by normalized weights
+                    weights = torch.tensor([part.weight for part in segment.positive.parts], dtype=rows.dtype,
                                            device=rows.device)
                     mixed = (rows[:-1] * (weights / weights.sum())[:, None]).sum(0, keepdim=True)
                     tensors["pooled_prompt_embeds"] = mixed
                 else:
                     tensors["pooled_prompt_embeds"] = rows[0:1]
-                if force_zeros and not any(f.text.strip() for f in prompt.negative):
+                if force_zeros and not any(f.text.strip() for f in segment.negative):
                     tensors["negative_prompt_embeds"] = torch.zeros_like(tensors["negative_prompt_embeds"])
                     tensors["negative_pooled_prompt_embeds"] = torch.zeros_like(tensors["pooled_prompt_embeds"])
     return out
@@ -319,18 +323,18 @@ def encode(prompts, pipe, *, batch_size: int = 8, cache_dir=None, _batched: bool
     if batch_size < 1:
         raise PromptError(f"batch_size must be at least 1, not {batch_size}")
 
-    plain = [i for i, prompt in enumerate(prompts) if not prompt.stages]
+    plain = [i for i, prompt in enumerate(prompts) if len(prompt.segments) == 1]
     results: list = [None] * len(prompts)
     for i, tensors in zip(plain, _encode_plain([prompts[i] for i in plain], pipe, kind, batch_size, cache_dir,
                                                _batched)):
         results[i] = tensors
     for i, prompt in enumerate(prompts):
-        if not prompt.stages:
+        if len(prompt.segments) == 1:
             continue
         # each stage on its own, so that it encodes exactly as that text alone would
         # (batching changes the last bits of SDXL's pooled embedding)
-        stages = [_encode_plain([ir.at_stage(prompt, stage)], pipe, kind, 1, cache_dir, _batched)[0]
-                  for stage in ir.timeline(prompt)]
+        stages = [_encode_plain([replace(prompt, segments=(segment,))], pipe, kind, 1, cache_dir, _batched)[0]
+                  for segment in prompt.segments]
         stages = pad_lengths(stages, pipe, cache_dir=cache_dir)
         tensors = dict(stages[0])
         for k, later in enumerate(stages[1:], start=1):
@@ -359,7 +363,8 @@ def pad_lengths(tensors: list[dict], pipe, *, cache_dir=None) -> list[dict]:
     import torch
 
     longest = max(lengths)
-    empty = encode(ir.Prompt("", (), (), ir.Params()), pipe, cache_dir=cache_dir)["prompt_embeds"]
+    empty = encode(ir.Prompt("", (ir.Segment(0.0, (), ()),), ir.Settings()), pipe,
+                   cache_dir=cache_dir)["prompt_embeds"]
     out = []
     for t in tensors:
         t = dict(t)
@@ -457,10 +462,11 @@ def _side(fragments) -> list:
 def cache_key(prompt: ir.Prompt, identity: str) -> str:
     """sha256 of everything that decides a prompt's tensors: the encoders' identity,
     both sides' fragments (text, weight, join), the encode and Compel versions."""
+    segment = prompt.segments[0]  # the keys of one-segment prompts (encode() splits schedules)
     payload = {"encode": ENCODE_VERSION, "compel": _compel_version(), "encoders": identity,
-               "positive": _side(prompt.positive), "negative": _side(prompt.negative)}
-    if prompt.blend:
-        payload["blend"] = [[float(part.weight), _side(part.positive)] for part in prompt.blend]
+               "positive": _side(ir.flat(segment.positive)), "negative": _side(segment.negative)}
+    if isinstance(segment.positive, ir.Blend):
+        payload["blend"] = [[float(part.weight), _side(part.fragments)] for part in segment.positive.parts]
     return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
@@ -486,7 +492,8 @@ def _cache_write(cache_dir: Path, key: str, tensors: dict, prompt, pipe, kind: s
     meta = {"key": key, "kind": kind, "prompt": prompt.name,
             "model": str(getattr(pipe, "_promptlang_model", None) or getattr(pipe, "name_or_path", "")),
             "promptlang_encode": ENCODE_VERSION,
-            "source": json.dumps({"positive": _side(prompt.positive), "negative": _side(prompt.negative)},
+            "source": json.dumps({"positive": _side(ir.flat(prompt.segments[0].positive)),
+                                  "negative": _side(prompt.segments[0].negative)},
                                  ensure_ascii=False)}
     try:
         save_embeddings(_cache_path(cache_dir, key), tensors, meta)

@@ -2,6 +2,12 @@
 
 The IR is the contract between resolution and every back end (text targets,
 Compel encoding, rendering). It is frozen; rewrites use ``dataclasses.replace``.
+
+A prompt is one schedule: a tuple of :class:`Segment`, each taking over at a fraction
+of the denoising steps. A plain prompt has one segment at 0; a prompt edit
+(``"a cat" -> "a dog" at 0.4``) adds segments. A segment's positive side is either
+text (fragments) or a :class:`Blend` of weighted texts. Every consumer walks the
+segments the same way; none special-cases the first.
 """
 from __future__ import annotations
 
@@ -9,6 +15,9 @@ import math
 from dataclasses import dataclass, field, replace
 
 from .ast import Span
+from .settings import Settings, complete
+
+JSON_VERSION = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,84 +36,78 @@ class Fragment:
 
 
 @dataclass(frozen=True, slots=True)
-class Params:
-    """Render settings. ``None`` means "not stated": the renderer picks."""
-
-    model: str | None = None
-    width: int = 512
-    height: int = 512
-    steps: int = 30
-    guidance: float = 7.5
-    seed: int | None = None
-    scheduler: str | None = None
-    images: int = 1
-    aspect: tuple[int, int] | None = None  # as written (`aspect 16:9`), for targets that take a ratio
-
-
-@dataclass(frozen=True, slots=True)
 class Part:
-    """One part of a blend: a whole positive side and its share (weights are normalized
+    """One part of a blend: a whole positive text and its share (weights are normalized
     by their sum when the conditionings are mixed, as Compel's ``.blend()`` does)."""
 
     weight: float
-    positive: tuple[Fragment, ...]
+    fragments: tuple[Fragment, ...]
 
 
 @dataclass(frozen=True, slots=True)
-class Stage:
-    """What a prompt says from the fraction ``at`` of the denoising steps on (prompt editing)."""
+class Blend:
+    """A positive side that mixes the conditionings of its parts."""
 
-    at: float
-    positive: tuple[Fragment, ...]
+    parts: tuple[Part, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """What a prompt says from the fraction ``start`` of the denoising steps on."""
+
+    start: float
+    positive: tuple[Fragment, ...] | Blend
     negative: tuple[Fragment, ...]
-    blend: tuple[Part, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class Prompt:
-    """A resolved prompt.
-
-    ``positive``/``negative`` are what it says from the first step. When ``blend`` is
-    set, the positive conditioning is the blend of its parts and ``positive`` is the
-    heaviest part (what a target without blends gets). ``stages`` are the later
-    stages of a prompt edit (``"a cat" -> "a dog" at 0.4``), in order of ``at``.
-    """
+    """A resolved prompt: one schedule of segments, in order of ``start`` (the first at 0),
+    and its settings as stated (``None``: not stated; see :func:`promptlang.settings.complete`).
+    ``origin`` will record how expansion picked this prompt (empty for now)."""
 
     name: str
-    positive: tuple[Fragment, ...]
-    negative: tuple[Fragment, ...]
-    params: Params
+    segments: tuple[Segment, ...]
+    settings: Settings
+    origin: tuple = ()
     span: Span | None = field(default=None, compare=False)
-    blend: tuple[Part, ...] = ()
-    stages: tuple[Stage, ...] = ()
 
 
-def heaviest(parts) -> Part:
+Params = Settings  # the old name, kept for `promptlang.Params`
+
+
+def texts(positive) -> tuple[tuple[Fragment, ...], ...]:
+    """The fragment runs of a positive side: itself, or each part's of a blend."""
+    if isinstance(positive, Blend):
+        return tuple(part.fragments for part in positive.parts)
+    return (positive,)
+
+
+def heaviest(blend: Blend) -> Part:
     """The blend part with the largest weight (the first of equals)."""
-    return max(parts, key=lambda part: part.weight)
+    return max(blend.parts, key=lambda part: part.weight)
 
 
-def timeline(prompt: Prompt) -> list[Stage]:
-    """Every stage of a prompt, the first (from ``at`` 0) included."""
-    return [Stage(0.0, prompt.positive, prompt.negative, prompt.blend), *prompt.stages]
+def flat(positive) -> tuple[Fragment, ...]:
+    """A positive side as one text: itself, or a blend's heaviest part (what a reader
+    without blends gets)."""
+    return heaviest(positive).fragments if isinstance(positive, Blend) else positive
 
 
-def at_stage(prompt: Prompt, stage: Stage) -> Prompt:
-    """The prompt as it reads during one stage: no later stages."""
-    return replace(prompt, positive=stage.positive, negative=stage.negative, blend=stage.blend, stages=())
+def switch_steps(prompt: Prompt, iterations: int) -> list[int]:
+    """The iteration (0-based) at which each segment starts, for ``iterations`` denoising
+    iterations: ``floor(start * iterations)``, as AUTOMATIC1111 counts ``[a:b:at]``."""
+    return [min(iterations, math.floor(s.start * iterations + 1e-9)) for s in prompt.segments]
 
 
-def switch_steps(prompt: Prompt, steps: int) -> list[int]:
-    """The step (0-based) at which each stage of :func:`timeline` starts, for ``steps``
-    denoising steps: ``floor(at * steps)``, as AUTOMATIC1111 counts ``[a:b:at]``."""
-    return [min(steps, math.floor(stage.at * steps + 1e-9)) for stage in timeline(prompt)]
+def ends(prompt: Prompt) -> list[float]:
+    """The fraction of the steps at which each segment stops holding."""
+    return [s.start for s in prompt.segments[1:]] + [1.0]
 
 
-def longest_stage(prompt: Prompt) -> Stage:
-    """The stage that holds for the largest share of the steps (the first of equals)."""
-    stages = timeline(prompt)
-    ends = [s.at for s in stages[1:]] + [1.0]
-    return max(zip(stages, ends), key=lambda pair: pair[1] - pair[0].at)[0]
+def longest(prompt: Prompt) -> Segment:
+    """The segment that holds for the largest share of the steps (the first of equals)."""
+    return max(zip(prompt.segments, ends(prompt)), key=lambda pair: pair[1] - pair[0].start)[0]
 
 
 def join_text(fragments: tuple[Fragment, ...] | list[Fragment]) -> str:
@@ -115,56 +118,84 @@ def join_text(fragments: tuple[Fragment, ...] | list[Fragment]) -> str:
     return "".join(out)
 
 
+# ---------------------------------------------------------------- JSON (DESIGN §5)
+
+_ORDER = ("model", "width", "height", "steps", "guidance", "seed", "scheduler", "images")
+
+
+def _frags(side) -> list:
+    return [{"text": f.text, "weight": round(f.weight, 6), "join": f.join} for f in side]
+
+
+def _aspect(aspect) -> str | None:
+    return f"{aspect[0]}:{aspect[1]}" if aspect else None
+
+
 def to_json(prompt: Prompt) -> dict:
-    """The JSON object of DESIGN §5 for one prompt."""
-    p = prompt.params
+    """The JSON object of DESIGN §5 for one prompt, version 2.
 
-    def frags(side):
-        return [{"text": f.text, "weight": round(f.weight, 6), "join": f.join} for f in side]
-
-    def parts(blend):
-        return [{"weight": round(b.weight, 6), "positive": frags(b.positive)} for b in blend]
-
-    extra = {}
-    if prompt.blend:
-        extra["blend"] = parts(prompt.blend)
-    if prompt.stages:
-        extra["stages"] = [{"at": s.at, "positive": frags(s.positive), "negative": frags(s.negative),
-                            **({"blend": parts(s.blend)} if s.blend else {})} for s in prompt.stages]
-    return {
+    ``positive``/``negative``/``params`` keep their version-1 meaning: what the first
+    segment says (a blend's heaviest part) and the settings completed for a 512 native
+    size. ``segments`` (the whole schedule) is there when a prompt has more than one
+    segment or a blend; ``settings`` holds only what was stated."""
+    first = prompt.segments[0]
+    p = complete(prompt.settings)
+    out = {
+        "version": JSON_VERSION,
         "name": prompt.name,
-        "positive": frags(prompt.positive),
-        "negative": frags(prompt.negative),
-        "params": {
-            "model": p.model,
-            "width": p.width,
-            "height": p.height,
-            "steps": p.steps,
-            "guidance": p.guidance,
-            "seed": p.seed,
-            "scheduler": p.scheduler,
-            "images": p.images,
-            "aspect": f"{p.aspect[0]}:{p.aspect[1]}" if p.aspect else None,
-        },
-        **extra,
+        "positive": _frags(flat(first.positive)),
+        "negative": _frags(first.negative),
+        "params": {**{name: getattr(p, name) for name in _ORDER}, "aspect": _aspect(p.aspect)},
     }
+    if len(prompt.segments) > 1 or isinstance(first.positive, Blend):
+        out["segments"] = [_segment_json(s) for s in prompt.segments]
+    s = prompt.settings
+    out["settings"] = {name: (_aspect(value) if name == "aspect" else value)
+                       for name in Settings.__slots__ if (value := getattr(s, name)) is not None}
+    return out
+
+
+def _segment_json(segment: Segment) -> dict:
+    if isinstance(segment.positive, Blend):
+        positive = {"blend": [{"weight": round(part.weight, 6), "fragments": _frags(part.fragments)}
+                              for part in segment.positive.parts]}
+    else:
+        positive = {"positive": _frags(segment.positive)}
+    return {"start": segment.start, **positive, "negative": _frags(segment.negative)}
 
 
 def from_json(data: dict) -> Prompt:
-    """The inverse of :func:`to_json` (used to reproduce an image from its PNG)."""
+    """The inverse of :func:`to_json`; also reads version 1 (``params``, ``blend``,
+    ``stages``), as PNGs written before version 2 store it."""
+    version = data.get("version", 1)
+    if version not in (1, JSON_VERSION):
+        raise ValueError(f"unknown IR version {version!r}")
+
     def frags(side):
         out = tuple(Fragment(str(f["text"]), float(f["weight"]), str(f.get("join", ", "))) for f in side)
         return ((replace(out[0], join=""),) + out[1:]) if out else out
 
-    def parts(blend):
-        return tuple(Part(float(b["weight"]), frags(b["positive"])) for b in blend or ())
+    def blend(parts):  # v2 parts hold `fragments`, v1 parts `positive`
+        return Blend(tuple(Part(float(b["weight"]), frags(b["fragments"] if "fragments" in b else b["positive"]))
+                           for b in parts))
 
-    p = data["params"]
-    aspect = tuple(int(v) for v in p["aspect"].split(":")) if p.get("aspect") else None
-    params = Params(model=p.get("model"), width=int(p["width"]), height=int(p["height"]), steps=int(p["steps"]),
-                    guidance=float(p["guidance"]), seed=None if p.get("seed") is None else int(p["seed"]),
-                    scheduler=p.get("scheduler"), images=int(p.get("images", 1)), aspect=aspect)
-    stages = tuple(Stage(float(s["at"]), frags(s["positive"]), frags(s["negative"]), parts(s.get("blend")))
-                   for s in data.get("stages") or ())
-    return Prompt(str(data["name"]), frags(data["positive"]), frags(data["negative"]), params,
-                  blend=parts(data.get("blend")), stages=stages)
+    def positive(d, fragments_key="positive"):
+        return blend(d["blend"]) if d.get("blend") else frags(d[fragments_key])
+
+    if version >= 2 and data.get("segments"):
+        segments = tuple(Segment(float(s["start"]), positive(s), frags(s["negative"])) for s in data["segments"])
+    else:
+        segments = (Segment(0.0, positive(data), frags(data["negative"])),)
+        segments += tuple(Segment(float(s["at"]), positive(s), frags(s["negative"])) for s in data.get("stages") or ())
+    stated = data["settings"] if version >= 2 and "settings" in data else data["params"]
+    return Prompt(str(data["name"]), segments, _settings(stated))
+
+
+def _settings(d: dict) -> Settings:
+    def opt(name, kind):
+        return None if d.get(name) is None else kind(d[name])
+
+    aspect = tuple(int(v) for v in d["aspect"].split(":")) if d.get("aspect") else None
+    return Settings(model=opt("model", str), width=opt("width", int), height=opt("height", int), aspect=aspect,
+                    steps=opt("steps", int), guidance=opt("guidance", float), seed=opt("seed", int),
+                    scheduler=opt("scheduler", str), images=opt("images", int))

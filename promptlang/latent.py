@@ -183,7 +183,7 @@ class Frame:
 def check_walkable(prompts) -> None:
     """A walk or grid mixes one conditioning per prompt: a prompt edit has several."""
     for q in prompts:
-        if q.stages:
+        if len(q.segments) > 1:
             raise PromptError(f"prompt `{q.name}` switches text during sampling (`->`): a walk or grid mixes one "
                               "conditioning per prompt", q.span,
                               hint="walk between prompts without `->` (a `blend` is fine)")
@@ -213,12 +213,12 @@ def grid_frames(pipe, a: ir.Prompt, b: ir.Prompt, c: ir.Prompt, d: ir.Prompt, k:
 
 def settings_warnings(prompts) -> list[str]:
     """Warnings for endpoints whose size/steps/guidance/scheduler differ from the first's."""
-    first = prompts[0].params
+    first = prompts[0].settings
     out = []
     for p in prompts[1:]:
-        diffs = [f"{name} {getattr(p.params, name)} (not {getattr(first, name)})"
+        diffs = [f"{name} {getattr(p.settings, name)} (not {getattr(first, name)})"
                  for name in ("width", "height", "steps", "guidance", "scheduler")
-                 if getattr(p.params, name) != getattr(first, name)]
+                 if getattr(p.settings, name) != getattr(first, name)]
         if diffs:
             out.append(f"`{p.name}` states {', '.join(diffs)}: every frame uses `{prompts[0].name}`'s settings, "
                        f"so its frame is not its plain render")
@@ -253,7 +253,7 @@ def _render(pipe, kind, prompts, positions, *, grid, cache_dir, on_frame, warnin
     if warnings is not None:
         warnings.extend(settings_warnings(prompts))
     first = prompts[0]
-    p = first.params
+    p = first.settings
     model = getattr(pipe, "_promptlang_model", None) or p.model or "<pipeline>"
     device = getattr(pipe, "_execution_device", None) or pipe.device
     dtype = pipe.unet.dtype
@@ -268,7 +268,7 @@ def _render(pipe, kind, prompts, positions, *, grid, cache_dir, on_frame, warnin
     out = []
     try:
         for index, (u, v) in enumerate(positions):
-            noises = [_draw(pipe, q.params.seed, p.width, p.height) for q in prompts]
+            noises = [_draw(pipe, q.settings.seed, p.width, p.height) for q in prompts]
             exact = _exact_endpoint(len(prompts), u, v)
             if exact is not None:
                 cond = tensors[exact]
@@ -318,13 +318,13 @@ def _record(kind, prompts, model, test_model, count, grid) -> dict:
     return {
         "format": 1,
         "kind": kind,
-        "endpoints": [{"name": q.name, "seed": q.params.seed, "ir": ir.to_json(q)} for q in prompts],
+        "endpoints": [{"name": q.name, "seed": q.settings.seed, "ir": ir.to_json(q)} for q in prompts],
         "corners": ["top-left", "top-right", "bottom-left", "bottom-right"] if kind == "grid" else ["from", "to"],
         "frames": count,
         "grid": grid,
-        "settings": {"width": prompts[0].params.width, "height": prompts[0].params.height,
-                     "steps": prompts[0].params.steps, "guidance": prompts[0].params.guidance,
-                     "scheduler": prompts[0].params.scheduler},
+        "settings": {"width": prompts[0].settings.width, "height": prompts[0].settings.height,
+                     "steps": prompts[0].settings.steps, "guidance": prompts[0].settings.guidance,
+                     "scheduler": prompts[0].settings.scheduler},
         "model": model,
         "test_model": test_model,
         "versions": versions(),
@@ -343,9 +343,9 @@ def save_frame(frame: Frame, path, *, source=None, source_path=None, catalogs=()
                           for c in catalogs])
     if frame.endpoint is not None:
         prompt = _with_settings(frame.endpoint, frame.info["settings"])
-        meta = pnginfo(record(prompt, model=info["model"], seed=prompt.params.seed, index=0, source=source,
+        meta = pnginfo(record(prompt, model=info["model"], seed=prompt.settings.seed, index=0, source=source,
                               source_path=source_path, catalogs=catalogs, test_model=info["test_model"]),
-                       a1111_parameters(prompt, model=info["model"], seed=prompt.params.seed))
+                       a1111_parameters(prompt, model=info["model"], seed=prompt.settings.seed))
     else:
         meta = None
     return save_record(frame.image, info, path, meta)
@@ -362,7 +362,7 @@ def save_record(image, info: dict, path, meta=None) -> Path:
 
 
 def _with_settings(prompt: ir.Prompt, settings: dict) -> ir.Prompt:
-    return replace(prompt, params=replace(prompt.params, images=1, **settings))
+    return replace(prompt, settings=replace(prompt.settings, images=1, **settings))
 
 
 def save_image(image, path, **save_args) -> Path:
@@ -401,8 +401,8 @@ def endpoints(info: dict) -> list[ir.Prompt]:
     TypeError, PromptError) for a record that is not one promptlang writes."""
     import re
 
-    from .render import effective
     from .schedulers import lookup
+    from .settings import validate
 
     def whole(value, what, low, high=None):
         if type(value) is not int or value < low or (high is not None and value > high):
@@ -446,7 +446,7 @@ def endpoints(info: dict) -> list[ir.Prompt]:
         if not re.fullmatch(_NAME, prompt.name) or end.get("name") != prompt.name:
             raise ValueError(f"bad prompt name {prompt.name!r}")
         prompt = _with_settings(prompt, dict(settings, seed=whole(end["seed"], "seed", 0, 2**32 - 1)))
-        effective(prompt, model=info["model"])  # the ranges a render accepts (size, steps, guidance)
+        validate(prompt.settings)  # the ranges a file, a flag or a render accepts (size, steps, guidance)
         prompts.append(prompt)
     return prompts
 

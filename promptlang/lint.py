@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 from .errors import Warning_
-from .ir import join_text, timeline
+from .ir import join_text, texts
 
 
 def side_texts(prompt) -> dict[str, list[str]]:
-    """Each side's distinct texts: every stage of a prompt edit and every part of a blend."""
-    stages = timeline(prompt)
-    sides = {"positive": [frags for s in stages for frags in ([p.positive for p in s.blend] or [s.positive])],
-             "negative": [s.negative for s in stages]}
+    """Each side's distinct texts: every segment of a schedule and every part of a blend."""
+    sides = {"positive": [frags for s in prompt.segments for frags in texts(s.positive)],
+             "negative": [s.negative for s in prompt.segments]}
     return {side: list(dict.fromkeys(join_text(frags) for frags in variants)) for side, variants in sides.items()}
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from . import __version__, ir
 from .errors import PromptError
+from .settings import check
 
 CHUNK = "promptlang"
 FORMAT = 1
@@ -32,7 +33,7 @@ def versions() -> dict:
 def record(prompt: ir.Prompt, *, model: str, seed: int, index: int, source: str | None,
            source_path: str | None, catalogs=(), test_model: bool = False, batch: int = 1,
            fast: bool = False) -> dict:
-    """The ``promptlang`` chunk for one image (``prompt.params`` are the effective settings)."""
+    """The ``promptlang`` chunk for one image (``prompt.settings`` are the effective settings)."""
     return {
         "format": FORMAT,
         "prompt": prompt.name,
@@ -67,7 +68,7 @@ def a1111_parameters(prompt: ir.Prompt, *, model: str, seed: int) -> str:
     from .targets import a1111
 
     positive, _, negative = a1111.emit(prompt).partition("\nNegative prompt: ")
-    p = prompt.params
+    p = prompt.settings
     lines = [positive]
     if negative:
         lines.append(f"Negative prompt: {negative}")
@@ -118,12 +119,17 @@ def read(path: str | Path) -> tuple[dict, str | None]:
 def _check(info: dict, prompt: ir.Prompt) -> None:
     """A PNG is untrusted input: its names become file names and its settings reach diffusers."""
     from .schedulers import lookup
+    from .settings import validate
 
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", prompt.name):
         raise ValueError(f"bad prompt name {prompt.name!r}")
-    if not isinstance(info.get("seed"), int) or not 0 <= info["seed"] <= 2**32 - 1:
+    if not isinstance(info.get("seed"), int) or check("seed", info["seed"]):
         raise ValueError("bad seed")
     if not isinstance(info.get("model"), str) or not info["model"]:
         raise ValueError("bad model")
-    if prompt.params.scheduler is not None and lookup(prompt.params.scheduler) is None:
-        raise ValueError(f"unknown scheduler {prompt.params.scheduler!r}")
+    if prompt.settings.scheduler is not None and lookup(prompt.settings.scheduler) is None:
+        raise ValueError(f"unknown scheduler {prompt.settings.scheduler!r}")
+    try:
+        validate(prompt.settings)  # the limits a file or a flag is held to
+    except PromptError as exc:
+        raise ValueError(exc.message) from None

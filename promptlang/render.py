@@ -6,7 +6,6 @@ file, then a rename): an interrupted render leaves no half-written PNG.
 """
 from __future__ import annotations
 
-import math
 import re
 import secrets
 from dataclasses import dataclass, replace
@@ -15,12 +14,13 @@ from pathlib import Path
 from . import ir
 from .errors import PromptError
 from .files import atomic_path
+from .settings import complete, validate
 
 
 @dataclass
 class Rendered:
     image: object  # PIL.Image.Image
-    prompt: ir.Prompt  # params are the effective settings
+    prompt: ir.Prompt  # settings are the effective ones (completed)
     seed: int
     index: int
     model: str
@@ -35,10 +35,22 @@ class Rendered:
         return f"{self.prompt.name}-{self.seed}.png"
 
 
+def native_size(model: str | None, pipe=None) -> int:
+    """The side of the square a model renders natively: 1024 for SDXL, 512 otherwise; asked of
+    the pipeline when one is at hand, else read from the model's name (`builtin:tiny-sdxl`)."""
+    if pipe is not None:
+        from .models import model_kind
+
+        return 1024 if model_kind(pipe) == "sdxl" else 512
+    return 1024 if model and "xl" in model.lower() else 512
+
+
 def effective(prompt: ir.Prompt, *, model=None, images=None, seed=None, steps=None, guidance=None,
-              scheduler=None, width=None, height=None) -> ir.Prompt:
-    """The prompt with command-line overrides applied and a seed chosen if none was given."""
-    p = prompt.params
+              scheduler=None, width=None, height=None, native: int | None = None) -> ir.Prompt:
+    """The prompt with command-line overrides applied, checked against the one table of limits,
+    a seed chosen if none was given, and its settings completed for the model (``native``:
+    its native side; by default :func:`native_size` of the model)."""
+    p = prompt.settings
     changes = {k: v for k, v in dict(model=model, images=images, seed=seed, steps=steps, guidance=guidance,
                                      scheduler=scheduler, width=width, height=height).items() if v is not None}
     if scheduler is not None:
@@ -49,24 +61,13 @@ def effective(prompt: ir.Prompt, *, model=None, images=None, seed=None, steps=No
             raise PromptError(f"unknown scheduler `{scheduler}`{suggest(scheduler, SCHEDULERS)}",
                               hint="schedulers: " + ", ".join(SCHEDULERS))
         changes["scheduler"] = lookup(scheduler)
-    params = replace(p, **changes)
-    for name in ("width", "height"):
-        value = getattr(params, name)
-        if value % 8 or not 64 <= value <= 4096:
-            raise PromptError(f"{name} {value} must be a multiple of 8 between 64 and 4096")
-    if params.steps < 1 or params.images < 1:
-        raise PromptError("steps and images must be at least 1")
-    if params.seed is not None and not 0 <= params.seed <= 2**32 - 1:
-        raise PromptError(f"seed {params.seed} is out of range (0 to 4,294,967,295)",
-                          hint="leave the seed out for a random one; it is recorded in the PNG")
-    if not math.isfinite(params.guidance) or not 0 <= params.guidance <= 50:
-        raise PromptError(f"guidance {params.guidance} is out of range (0 to 50)")
+    params = validate(replace(p, **changes))
     if params.seed is None:
         params = replace(params, seed=secrets.randbelow(2**32))
     if not params.model:
         raise PromptError(f"prompt `{prompt.name}` names no model: add `model \"…\"` to the file or pass --model",
                           hint="`--model builtin:tiny` renders noise with a tiny test model, on any machine")
-    return replace(prompt, params=params)
+    return replace(prompt, settings=complete(params, native=native or native_size(params.model)))
 
 
 def default_device() -> str:
@@ -103,14 +104,15 @@ def render(prompts, pipe=None, *, model=None, device=None, images=None, seed=Non
     prompts = [prompts] if single else list(prompts)
     if pipe is not None and model is None:
         model = getattr(pipe, "_promptlang_model", None) or getattr(pipe, "name_or_path", None) or "<pipeline>"
-    prompts = [effective(p, model=model,
+    native = native_size(model, pipe) if pipe is not None else None
+    prompts = [effective(p, model=model, native=native,
                          images=images, seed=seed, steps=steps, guidance=guidance, scheduler=scheduler,
                          width=width, height=height)
                for p in prompts]
     pipes = {} if pipes is None else pipes
     out: list[Rendered] = []
     for prompt in prompts:
-        p = prompt.params
+        p = prompt.settings
         current = pipe
         if current is None:
             key = (p.model, device)
@@ -129,7 +131,7 @@ def render(prompts, pipe=None, *, model=None, device=None, images=None, seed=Non
             dtype = current.unet.dtype
             stages = [{k: v.to(execution, dtype=dtype) for k, v in t.items()}
                       for t in stage_tensors(encode(prompt, current, cache_dir=cache_dir))]
-            starts = ir.switch_steps(prompt, _timestep_count(current, p.steps)) if prompt.stages else [0]
+            starts = ir.switch_steps(prompt, _timestep_count(current, p.steps)) if len(prompt.segments) > 1 else [0]
             first = _active(starts, 0)
             for start in range(0, p.images, batch_size):
                 count = min(batch_size, p.images - start)
@@ -192,7 +194,7 @@ def _call(pipe, prompt: ir.Prompt, tensors: dict, generators, callback=None):
     """One pipeline call; what the pipeline raises becomes a PromptError that says what to change."""
     import torch
 
-    p = prompt.params
+    p = prompt.settings
     extra = {"callback_on_step_end": callback} if callback is not None else {}
     try:
         return pipe(**tensors, num_inference_steps=p.steps, guidance_scale=p.guidance, width=p.width,

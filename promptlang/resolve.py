@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import ast, catalog, ir, template
+from .settings import Settings
 from .errors import PromptError, Warning_, suggest
 
 MAX_EXTENDS_DEPTH = 64
@@ -188,20 +189,25 @@ def _merge(decl: ast.PromptDecl, decls: dict, defaults: ast.Block | None) -> _Me
     return _Merged(slots, params)
 
 
-def _params(params: dict) -> ir.Params:
+def slot_texts(file: ast.File, scope: Scope, name: str) -> dict[str, str]:
+    """Each slot's own words for the prompt ``name`` (after extends and defaults), for
+    per-slot token counts; in slot order, only the slots it has."""
+    decls = {d.name: d for d in file.prompts}
+    if name not in decls:
+        raise PromptError(f"no prompt named `{name}` in this file{suggest(name, decls)}")
+    merged = _merge(decls[name], decls, file.defaults)
+    return {slot: resolve_slot_text(merged.slots[slot], scope)
+            for slot in ("subject", "format", "style", "quality", "negative") if slot in merged.slots}
+
+
+def _settings(params: dict) -> Settings:
+    """What the file states; the size stays a ratio (``aspect``) until the model is known."""
     values = {name: p.value for name, p in params.items()}
-    out = ir.Params()
-    kwargs = {k: v for k, v in values.items() if k in ("model", "steps", "guidance", "seed", "scheduler", "images")}
+    kwargs = {k: v for k, v in values.items()
+              if k in ("model", "steps", "guidance", "seed", "scheduler", "images", "aspect")}
     if "size" in values:
         kwargs["width"], kwargs["height"] = values["size"]
-    if "aspect" in values:
-        w, h = values["aspect"]
-        model = (values.get("model") or "").lower()
-        side = 1024 if "xl" in model else 512
-        kwargs["width"] = max(64, int(round(side * math.sqrt(w / h) / 8)) * 8)
-        kwargs["height"] = max(64, int(round(side * math.sqrt(h / w) / 8)) * 8)
-        kwargs["aspect"] = (w, h)
-    return replace(out, **kwargs)
+    return Settings(**kwargs)
 
 
 def _build(decl: ast.PromptDecl, merged: _Merged, scope: Scope, warnings: list) -> ir.Prompt:
@@ -216,28 +222,25 @@ def _build(decl: ast.PromptDecl, merged: _Merged, scope: Scope, warnings: list) 
     edits = [piece for slot in merged.slots.values() for phrase in slot.phrases for piece in phrase.pieces
              if isinstance(piece, ast.Edit)]
     if not edits and not blends:
-        return _build_plain(decl, merged, scope, warnings)
+        return ir.Prompt(decl.name, (_build_plain(decl, merged, scope, warnings),), _settings(merged.params),
+                         span=decl.span)
     starts = [0.0] + sorted({edit.at for edit in edits if 0 < edit.at < 1})
     if len(starts) * max(1, len(blends and blends[0].phrases)) > MAX_VARIANTS:
         raise PromptError(f"prompt `{decl.name}` switches {len(starts) - 1} times and blends "
                           f"{len(blends and blends[0].phrases)} parts: more than {MAX_VARIANTS} variants to resolve",
                           decl.span)
     found: list[Warning_] = []
-    stages = []
+    segments = []
     for start in starts:
         slots = _edited(merged.slots, start)
         if not blends:
-            plain = _build_plain(decl, _Merged(slots, merged.params), scope, found)
-            stage = ir.Stage(start, plain.positive, plain.negative)
+            segment = replace(_build_plain(decl, _Merged(slots, merged.params), scope, found), start=start)
         else:
-            stage = _blended(decl, blends[0], slots, merged.params, scope, found, start)
-        if not stages or (stage.positive, stage.negative, stage.blend) != \
-                (stages[-1].positive, stages[-1].negative, stages[-1].blend):
-            stages.append(stage)
+            segment = _blended(decl, blends[0], slots, merged.params, scope, found, start)
+        if not segments or (segment.positive, segment.negative) != (segments[-1].positive, segments[-1].negative):
+            segments.append(segment)
     warnings.extend(w for i, w in enumerate(found) if w not in found[:i])
-    first = stages[0]
-    return ir.Prompt(decl.name, first.positive, first.negative, _params(merged.params), decl.span,
-                     blend=first.blend, stages=tuple(stages[1:]))
+    return ir.Prompt(decl.name, tuple(segments), _settings(merged.params), span=decl.span)
 
 
 def _edited(slots: dict, start: float) -> dict:
@@ -262,7 +265,7 @@ def _edited(slots: dict, start: float) -> dict:
 
 
 def _blended(decl, slot: ast.Slot, slots: dict, params: dict, scope: Scope, warnings: list, start: float):
-    """One stage of a blended prompt: each part resolved in the blended slot's place."""
+    """One segment of a blended prompt: each part resolved in the blended slot's place."""
     parts, negative = [], []
     for phrase in slot.phrases:
         piece = phrase.pieces[0]
@@ -273,10 +276,10 @@ def _blended(decl, slot: ast.Slot, slots: dict, params: dict, scope: Scope, warn
     negative = _dedupe_terms(negative, decl, [])
     if negative:
         negative[0] = replace(negative[0], join="")
-    return ir.Stage(start, ir.heaviest(parts).positive, tuple(negative), tuple(parts))
+    return ir.Segment(start, ir.Blend(tuple(parts)), tuple(negative))
 
 
-def _build_plain(decl: ast.PromptDecl, merged: _Merged, scope: Scope, warnings: list) -> ir.Prompt:
+def _build_plain(decl: ast.PromptDecl, merged: _Merged, scope: Scope, warnings: list) -> ir.Segment:
     slots = merged.slots
     if "subject" not in slots and "format" not in slots and "style" not in slots:
         raise PromptError(f"prompt `{decl.name}` has nothing to draw: give it a `subject` (or a `format`/`style`)",
@@ -359,7 +362,7 @@ def _build_plain(decl: ast.PromptDecl, merged: _Merged, scope: Scope, warnings: 
     if len(positive) + len(negative) > MAX_FRAGMENTS:
         raise PromptError(f"prompt `{decl.name}` expands to more than {MAX_FRAGMENTS:,} fragments", decl.span)
     _overlap_warnings(decl, positive, negative, warnings)
-    return ir.Prompt(decl.name, tuple(positive), tuple(negative), _params(merged.params), decl.span)
+    return ir.Segment(0.0, tuple(positive), tuple(negative))
 
 
 def _render(entry, scope: Scope, plain_subject: str = ""):

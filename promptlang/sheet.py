@@ -280,15 +280,15 @@ def plan(result, *, prompts=None, seeds=None, models=None, vary=None, model=None
         for c, (m, s) in enumerate(cols):
             eff = effective(prompt, model=m or model, seed=s, steps=steps, width=width, height=height, images=1)
             tile = Tile(r, c, eff, label, col_label(m, s), vary_text)
-            tile.filename = f"{stem}-r{r:02d}-c{c:02d}-{eff.name}-{eff.params.seed}.png"
+            tile.filename = f"{stem}-r{r:02d}-c{c:02d}-{eff.name}-{eff.settings.seed}.png"
             tiles.append(tile)
-    sizes = {(t.prompt.params.width, t.prompt.params.height) for t in tiles}
+    sizes = {(t.prompt.settings.width, t.prompt.settings.height) for t in tiles}
     if len(sizes) > 1:
         listed = ", ".join(f"{w}x{h}" for w, h in sorted(sizes))
         raise PromptError(f"the sheet's prompts have different sizes ({listed}); tiles must all be one size",
                           hint="give --image-size WxH")
     return Plan(tiles, [r[0] for r in rows], [col_label(m, s) for m, s in cols],
-                sorted({t.prompt.params.model for t in tiles}))
+                sorted({t.prompt.settings.model for t in tiles}))
 
 
 def render_sheet(result, the_plan: Plan, out: Path, *, device=None, cache_dir=None, progress=False,
@@ -304,7 +304,7 @@ def render_sheet(result, the_plan: Plan, out: Path, *, device=None, cache_dir=No
     catalogs = result.scope.catalogs
     for model in the_plan.models:
         pipe = load_pipeline(model, device or default_device())
-        for tile in (t for t in the_plan.tiles if t.prompt.params.model == model):
+        for tile in (t for t in the_plan.tiles if t.prompt.settings.model == model):
             (done,) = render(tile.prompt, pipe=pipe, model=model, cache_dir=cache_dir, progress=progress)
             tile.rendered = done
             meta = pnginfo(record(done.prompt, model=model, seed=done.seed, index=0, source=result.file.source,
@@ -338,8 +338,8 @@ def sheet_record(result, the_plan: Plan, tiles_dir: Path) -> dict:
         "columns": "models x seeds",
         "row_labels": the_plan.row_labels,
         "col_labels": the_plan.col_labels,
-        "tiles": [{"row": t.row, "col": t.col, "prompt": t.prompt.name, "seed": t.prompt.params.seed,
-                   "model": t.prompt.params.model, "vary": t.vary,
+        "tiles": [{"row": t.row, "col": t.col, "prompt": t.prompt.name, "seed": t.prompt.settings.seed,
+                   "model": t.prompt.settings.model, "vary": t.vary,
                    "file": str(tiles_dir.name + "/" + t.filename)} for t in the_plan.tiles],
     }
 

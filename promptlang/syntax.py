@@ -406,6 +406,8 @@ class _Builder:
         return ast.Param(key, value, self.span(field))
 
     def _param_value(self, key: str, kind: str, text: str, atom):
+        from .settings import check
+
         def need(expected: str):
             return self.error(f"`{key}` expects {expected}, got `{text}`", atom)
 
@@ -427,30 +429,25 @@ class _Builder:
         if key == "size":
             if kind != "SIZE":
                 raise need("a size WIDTHxHEIGHT, such as 768x512")
-            w, h = (int(v) for v in text.split("x"))
-            for v in (w, h):
-                if not 64 <= v <= 4096 or v % 8:
-                    raise self.error(f"size {text}: each side must be a multiple of 8 between 64 and 4096", atom)
-            return (w, h)
+            value = tuple(int(v) for v in text.split("x"))
+            if check("size", value):
+                raise self.error(check("size", value), atom)
+            return value
         if key == "aspect":
             if kind != "RATIO":
                 raise need("a ratio W:H, such as 16:9")
-            w, h = (int(v) for v in text.split(":"))
-            if not (w and h) or max(w, h) / min(w, h) > 8:
-                raise self.error(f"aspect {text}: both sides must be positive and at most 8 times apart", atom)
-            return (w, h)
+            value = tuple(int(v) for v in text.split(":"))
+            if check("aspect", value):
+                raise self.error(check("aspect", value), atom)
+            return value
         if key == "guidance":
             if kind != "NUMBER":
                 raise need("a number, such as 7.5")
             value = float(text)
-            if value > 50:
-                raise self.error(f"guidance {text} is out of range (0 to 50)", atom)
-            return value
-        limits = {"steps": (1, 1000), "images": (1, 64), "seed": (0, 2**32 - 1)}
-        lo, hi = limits[key]
-        if kind != "NUMBER" or "." in text:
-            raise need("a whole number")
-        value = int(text)
-        if not lo <= value <= hi:
-            raise self.error(f"`{key}` {value} is out of range ({lo} to {hi:,})", atom)
+        else:
+            if kind != "NUMBER" or "." in text:
+                raise need("a whole number")
+            value = int(text)
+        if check(key, value):
+            raise self.error(check(key, value), atom)
         return value

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 
 import pytest
 
@@ -62,18 +63,20 @@ prompt a {
 
 def test_each_blend_part_is_a_whole_prompt_through_the_template():
     (p,) = compiled(BLEND).prompts
-    assert [part.weight for part in p.blend] == [0.6, 0.4]
-    dog, fruit = (texts(part.positive) for part in p.blend)
+    (segment,) = p.segments
+    blend = segment.positive
+    assert [part.weight for part in blend.parts] == [0.6, 0.4]
+    dog, fruit = (texts(part.fragments) for part in blend.parts)
     assert dog.startswith("an oil painting of a dog, impasto") and dog.endswith("Vincent van Gogh")
     assert fruit.startswith("an oil painting of a bowl of fruit, impasto")
-    assert p.positive == p.blend[0].positive  # the heaviest part, for targets without blends
-    assert p.stages == ()
+    assert ir.heaviest(blend) is blend.parts[0]  # for targets without blends
 
 
 def test_blend_of_styles_unites_their_negatives():
     (p,) = compiled('use core\nprompt a {\n subject "a cat"\n style blend van_gogh:1, dali:2\n}').prompts
-    assert p.positive == p.blend[1].positive  # dali weighs more
-    assert {"photo", "photorealistic"} <= {t.strip() for f in p.negative for t in f.text.split(",")}
+    (segment,) = p.segments
+    assert ir.heaviest(segment.positive) is segment.positive.parts[1]  # dali weighs more
+    assert {"photo", "photorealistic"} <= {t.strip() for f in segment.negative for t in f.text.split(",")}
 
 
 @pytest.mark.parametrize("at,expected", [
@@ -83,19 +86,19 @@ def test_blend_of_styles_unites_their_negatives():
 ])
 def test_edit_stages(at, expected):
     (p,) = compiled(f'prompt a {{ subject "a" "cat" -> "dog" at {at} "on a mat" }}').prompts
-    assert [texts(s.positive) for s in ir.timeline(p)] == expected
-    assert [s.at for s in ir.timeline(p)] == [0.0] + ([float(at)] if len(expected) > 1 else [])
+    assert [texts(s.positive) for s in p.segments] == expected
+    assert [s.start for s in p.segments] == [0.0] + ([float(at)] if len(expected) > 1 else [])
 
 
 def test_empty_sides_add_and_remove_words():
     (p,) = compiled('prompt a { subject "a cat", "" -> "wearing a hat" at 0.3, "smiling" -> "" at 0.6 }').prompts
-    assert [(s.at, texts(s.positive)) for s in ir.timeline(p)] == [
+    assert [(s.start, texts(s.positive)) for s in p.segments] == [
         (0.0, "a cat, smiling"), (0.3, "a cat, wearing a hat, smiling"), (0.6, "a cat, wearing a hat")]
 
 
 def test_edit_of_catalog_entries_brings_their_negatives():
     (p,) = compiled('use core\nprompt a {\n subject "a cat"\n format stock_photo -> oil_painting at 0.5\n}').prompts
-    first, second = ir.timeline(p)
+    first, second = p.segments
     assert texts(first.positive).startswith("a stock photo of a cat")
     assert texts(second.positive).startswith("an oil painting of a cat")
     assert texts(first.negative) != texts(second.negative)
@@ -103,18 +106,18 @@ def test_edit_of_catalog_entries_brings_their_negatives():
 
 def test_blend_and_edit_together():
     (p,) = compiled('prompt a {\n subject blend "a dog", "a fox":3\n style "sketch" -> "watercolor" at 0.5\n}').prompts
-    later = p.stages[0]
-    assert [texts(part.positive) for part in p.blend] == ["a dog, sketch", "a fox, sketch"]
-    assert [texts(part.positive) for part in later.blend] == ["a dog, watercolor", "a fox, watercolor"]
-    assert texts(later.positive) == "a fox, watercolor"
+    first, later = p.segments
+    assert [texts(part) for part in ir.texts(first.positive)] == ["a dog, sketch", "a fox, sketch"]
+    assert [texts(part) for part in ir.texts(later.positive)] == ["a dog, watercolor", "a fox, watercolor"]
+    assert texts(ir.flat(later.positive)) == "a fox, watercolor"
 
 
 def test_extends_inherits_a_blend_and_overrides_it():
     src = 'prompt a { subject blend "a dog", "a fox" }\nprompt b extends a { style "ink" }\n' \
           'prompt c extends a { subject "a cat" }'
     a, b, c = compiled(src).prompts
-    assert [texts(x.positive) for x in b.blend] == ["a dog, ink", "a fox, ink"]
-    assert c.blend == () and texts(c.positive) == "a cat"
+    assert [texts(x) for x in ir.texts(b.segments[0].positive)] == ["a dog, ink", "a fox, ink"]
+    assert c.segments == (ir.Segment(0.0, c.segments[0].positive, ()),) and texts(c.segments[0].positive) == "a cat"
 
 
 def test_too_many_variants_is_an_error():
@@ -124,17 +127,19 @@ def test_too_many_variants_is_an_error():
         compiled(f'prompt a {{\n subject blend {parts}\n style {edits}\n}}')
 
 
-def test_json_round_trip_keeps_blend_and_stages():
+def test_json_round_trip_keeps_blend_and_segments():
     (p,) = compiled('prompt a {\n subject blend "a dog":0.6, "a fox":0.4\n style "ink" -> "oil" at 0.5\n}').prompts
     data = json.loads(emit("json", p))
-    assert [b["weight"] for b in data["blend"]] == [0.6, 0.4] and data["stages"][0]["at"] == 0.5
+    assert data["version"] == 2
+    assert [b["weight"] for b in data["segments"][0]["blend"]] == [0.6, 0.4] and data["segments"][1]["start"] == 0.5
+    assert [f["text"] for f in data["positive"]] == ["a dog, ink"]  # the heaviest part, for readers of v1
     back = ir.from_json(data)
-    assert (back.positive, back.negative, back.blend, back.stages) == (p.positive, p.negative, p.blend, p.stages)
+    assert back == p
 
 
-def test_plain_prompts_json_has_no_new_keys():
+def test_plain_prompts_json_adds_only_version_and_settings():
     (p,) = compiled('prompt a { subject "a cat" }').prompts
-    assert set(json.loads(emit("json", p))) == {"name", "positive", "negative", "params"}
+    assert set(json.loads(emit("json", p))) == {"version", "name", "positive", "negative", "params", "settings"}
 
 
 # --------------------------------------------------------------------------- text targets
@@ -202,7 +207,7 @@ def test_a1111_edits_read_back_as_each_stage(source, steps):
     out = emit("a1111", p)
     positive, _, negative = out.partition("\nNegative prompt: ")
     starts = ir.switch_steps(p, steps)
-    stages = ir.timeline(p)
+    stages = p.segments
     for step in range(steps):
         k = max(i for i, s in enumerate(starts) if s <= step)
         assert _a1111_at(positive, step + 1, steps) == _side(p, stages[k].positive, None)
@@ -256,7 +261,7 @@ def test_compel_blend_parses_in_compel_to_our_blend(source):
     positive = text.partition("\nNegative prompt: ")[0]
     assert warnings == [] and ".blend(" in positive
     (theirs,) = Compel.parse_prompt_string(positive).prompts
-    (ours,) = to_conjunction(p.positive, p.blend).prompts
+    (ours,) = to_conjunction(p.segments[0].positive).prompts
     assert theirs.weights == pytest.approx(ours.weights)
     assert len(theirs.prompts) == len(ours.prompts)
     for a, b in zip(theirs.prompts, ours.prompts):
@@ -302,12 +307,13 @@ def test_blend_embeddings_equal_compels_blend(pipes, kind):
     assert (ours["prompt_embeds"] - theirs.embeds).abs().max().item() < 1e-5
     assert (ours["negative_prompt_embeds"] - theirs.negative_embeds).abs().max().item() < 1e-5
     # and it is neither part alone
-    for part in p.blend:
-        alone = encode(ir.at_stage(p, ir.Stage(0, part.positive, p.negative)), pipe)["prompt_embeds"]
+    (segment,) = p.segments
+    for part in segment.positive.parts:
+        alone = encode(replace(p, segments=(ir.Segment(0, part.fragments, segment.negative),)), pipe)["prompt_embeds"]
         assert (alone - ours["prompt_embeds"]).abs().max().item() > 1e-3
     if kind == "sdxl":  # pooled: the parts' pooled embeddings, mixed 0.6 : 0.4
-        pooled = [encode(ir.at_stage(p, ir.Stage(0, part.positive, p.negative)), pipe)["pooled_prompt_embeds"]
-                  for part in p.blend]
+        pooled = [encode(replace(p, segments=(ir.Segment(0, part.fragments, segment.negative),)),
+                         pipe)["pooled_prompt_embeds"] for part in segment.positive.parts]
         expected = 0.6 * pooled[0] + 0.4 * pooled[1]
         assert (ours["pooled_prompt_embeds"] - expected).abs().max().item() < 1e-5
 
@@ -317,7 +323,7 @@ def test_blend_weights_are_shares():
     from promptlang.encode import to_conjunction
 
     (p,) = compiled('prompt a { subject blend "a":3, "b":2 }').prompts
-    (blend,) = to_conjunction(p.positive, p.blend).prompts
+    (blend,) = to_conjunction(p.segments[0].positive).prompts
     assert blend.weights == [3.0, 2.0] and blend.normalize_weights
 
 
@@ -444,7 +450,7 @@ def test_cli_render_and_reproduce_an_edited_prompt(tiny_cli, write, capsys):
     assert tiny_cli("render", str(path), "--model", "builtin:tiny", "-o", "out", "-q") == 0
     (png,) = (path.parent / "out").glob("*.png")
     info, parameters = read(png)
-    assert info["ir"]["stages"][0]["at"] == 0.5
+    assert info["ir"]["segments"][1]["start"] == 0.5
     assert parameters.startswith("a [cat:dog:0.5] on a mat")
     capsys.readouterr()
     assert tiny_cli("show", str(png)) == 0
@@ -489,7 +495,7 @@ LONG = ", ".join(["a very long description of a lighthouse on a cliff"] * 8)
 ])
 def test_token_warning_counts_every_part_and_stage(source):
     result = compiled(source)
-    assert texts(result.prompts[0].positive) == "a cat"
+    assert texts(ir.flat(result.prompts[0].segments[0].positive)) == "a cat"
     assert any("CLIP tokens" in w.message and "positive" in w.message for w in result.warnings)
 
 

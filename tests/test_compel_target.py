@@ -15,6 +15,7 @@ import importlib.util
 import math
 import re
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import promptlang
-from promptlang.ir import Fragment, Params, Prompt, at_stage, longest_stage
+from promptlang.ir import Blend, Fragment, Prompt, Segment, longest
+from promptlang.settings import Settings
 from promptlang.targets import compel as target
 
 from conftest import EXAMPLES
@@ -95,23 +97,24 @@ def same(got, want, *, bare: bool = False) -> bool:
 def sides(prompt: Prompt, warnings: list) -> tuple[str, str | None]:
     text = target.emit(prompt, warnings)
     positive, separator, negative = text.partition("\nNegative prompt: ")
-    assert bool(separator) == bool(prompt.negative)
+    assert bool(separator) == bool(prompt.segments[0].negative)
     return positive, (negative if separator else None)
 
 
 def check(prompt: Prompt, *, bare: bool = False) -> list:
     warnings = []
     positive, negative = sides(prompt, warnings)
-    got, want = compel_side(positive), ir_side(prompt.positive)
+    (segment,) = prompt.segments
+    got, want = compel_side(positive), ir_side(segment.positive)
     assert same(got, want, bare=bare), f"positive {positive!r}:\n  compel {got}\n  ir     {want}"
     if negative is not None:
-        got, want = compel_side(negative), ir_side(prompt.negative)
+        got, want = compel_side(negative), ir_side(segment.negative)
         assert same(got, want, bare=bare), f"negative {negative!r}:\n  compel {got}\n  ir     {want}"
     return warnings
 
 
 def one(*fragments, negative=()) -> Prompt:
-    return Prompt("t", tuple(fragments), tuple(negative), Params())
+    return Prompt("t", (Segment(0.0, tuple(fragments), tuple(negative)),), Settings())
 
 
 # -- Compel's own entry point -----------------------------------------------------------
@@ -132,12 +135,12 @@ def test_examples_parse_in_compel_to_the_ir(path):
     compiled = promptlang.compile_file(path)
     assert compiled.prompts
     for prompt in compiled.prompts:
-        if prompt.stages:  # no Compel syntax: the longest stage is written, with a warning
+        if len(prompt.segments) > 1:  # no Compel syntax: the longest segment is written, with a warning
             assert any("during sampling" in w.message for w in _warnings(prompt)), prompt.name
-            stage = at_stage(prompt, longest_stage(prompt))
+            stage = replace(prompt, segments=(replace(longest(prompt), start=0.0),))
             assert target.emit(stage) == target.emit(prompt)
             prompt = stage
-        if prompt.blend:
+        if isinstance(prompt.segments[0].positive, Blend):
             check_blend(prompt)
         else:
             assert check(prompt) == [], prompt.name
@@ -156,10 +159,11 @@ def check_blend(prompt: Prompt) -> None:
     assert warnings == []
     (blend,) = parse(positive).prompts
     assert type(blend) is _pp.Blend, f"{positive!r} parsed to {blend!r}"
-    assert blend.weights == pytest.approx([part.weight for part in prompt.blend])
-    for flat, part in zip(blend.prompts, prompt.blend, strict=True):
+    parts = prompt.segments[0].positive.parts
+    assert blend.weights == pytest.approx([part.weight for part in parts])
+    for flat, part in zip(blend.prompts, parts, strict=True):
         got = [(t, frag.weight) for frag in flat.children for t in tokens(frag.text)]
-        assert same(got, ir_side(part.positive)), f"{positive!r}: {got} != {ir_side(part.positive)}"
+        assert same(got, ir_side(part.fragments)), f"{positive!r}: {got} != {ir_side(part.fragments)}"
 
 
 # -- tricky literals --------------------------------------------------------------------
@@ -253,7 +257,7 @@ def test_inexpressible_warns(text, weight, warned):
     positive, _ = sides(prompt, warnings)
     assert len(warnings) == 1 and warned in str(warnings[0]), warnings
     assert "prompt `t`" in str(warnings[0])
-    want = ir_side(prompt.positive)
+    want = ir_side(prompt.segments[0].positive)
     if weight < 0:
         want = [(t, 0.0 if w < 0 else w) for t, w in want]
     assert same(compel_side(positive), want, bare=True)

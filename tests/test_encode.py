@@ -14,7 +14,14 @@ from compel import Compel, CompelForSD, CompelForSDXL  # noqa: E402
 
 from promptlang.errors import PromptError  # noqa: E402
 from promptlang.ir import Fragment as F  # noqa: E402
-from promptlang.ir import Params, Prompt, join_text  # noqa: E402
+from promptlang.ir import Segment, join_text  # noqa: E402
+from promptlang.ir import Prompt as _Prompt  # noqa: E402
+from promptlang.settings import Settings as Params  # noqa: E402
+
+
+def Prompt(name, positive, negative, settings) -> _Prompt:
+    """A prompt of one segment."""
+    return _Prompt(name, (Segment(0.0, positive, negative),), settings)
 from promptlang.models import load_pipeline, save_tiny  # noqa: E402
 
 # `promptlang.encode` is the function in the package namespace; the module is this:
@@ -265,15 +272,15 @@ def test_cache_key_changes_with_what_matters(pipes):
     ident = enc._encoder_identity(pipe, "sd")
     base = Prompt("p", (F("a cat", join=""), F("4k")), (F("blurry", join=""),), Params())
     variants = [
-        Prompt("p", (F("a cat", join=""), F("4k", 1.1)), base.negative, Params()),
-        Prompt("p", (F("a cat", join=""), F("4k", join=" ")), base.negative, Params()),
-        Prompt("p", base.positive, (F("blurry", 1.2, join=""),), Params()),
-        Prompt("p", base.positive, (), Params()),
+        Prompt("p", (F("a cat", join=""), F("4k", 1.1)), base.segments[0].negative, Params()),
+        Prompt("p", (F("a cat", join=""), F("4k", join=" ")), base.segments[0].negative, Params()),
+        Prompt("p", base.segments[0].positive, (F("blurry", 1.2, join=""),), Params()),
+        Prompt("p", base.segments[0].positive, (), Params()),
     ]
     keys = {enc.cache_key(p, ident) for p in [base] + variants}
     assert len(keys) == 1 + len(variants)
     # the name and render params do not change the tensors, so not the key either
-    assert enc.cache_key(Prompt("q", base.positive, base.negative, Params(steps=5)), ident) == \
+    assert enc.cache_key(Prompt("q", base.segments[0].positive, base.segments[0].negative, Params(steps=5)), ident) == \
         enc.cache_key(base, ident)
 
 

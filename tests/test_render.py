@@ -48,7 +48,7 @@ def test_images_use_consecutive_seeds(tiny):
 def test_every_scheduler_renders(tiny, name):
     (prompt,) = promptlang.compile_source(SRC).prompts
     (done,) = promptlang.render(prompt, pipe=tiny, scheduler=name)
-    assert done.prompt.params.scheduler == name
+    assert done.prompt.settings.scheduler == name
     assert np.isfinite(np.asarray(done.image, dtype=float)).all()
     # the pipeline's own scheduler is put back after the render
     assert tiny.scheduler.config.get("steps_offset") == 1
@@ -204,7 +204,7 @@ def _tamper(src, dst, change):
 @pytest.mark.parametrize("change, message", [
     (lambda r: r["ir"].__setitem__("name", "../../escape"), "bad prompt name"),
     (lambda r: r.__setitem__("seed", "7"), "bad seed"),
-    (lambda r: r["ir"]["params"].__setitem__("scheduler", "bogus"), "unknown scheduler"),
+    (lambda r: r["ir"]["settings"].__setitem__("scheduler", "bogus"), "unknown scheduler"),
     (lambda r: r.pop("model"), "bad model"),
 ])
 def test_untrusted_png_chunks_are_refused(write, tmp_path, capsys, monkeypatch, change, message):
@@ -256,7 +256,7 @@ def test_scheduler_names_ignore_the_models_own_scheduler_settings():
     assert make("dpmpp_2m_karras", base.config).config.use_karras_sigmas
 
 
-@pytest.mark.parametrize("flag, message", [(["--seed", "-1"], "seed -1 is out of range"),
+@pytest.mark.parametrize("flag, message", [(["--seed", "-1"], "`seed` -1 is out of range"),
                                            (["--seed", str(2**64)], "out of range"),
                                            (["--guidance", "nan"], "guidance nan is out of range")])
 def test_render_flag_ranges(write, tmp_path, capsys, monkeypatch, flag, message):

@@ -4,6 +4,7 @@ import pytest
 from promptlang import compile_file
 from promptlang.errors import PromptError
 from promptlang.ir import join_text, to_json
+from promptlang.settings import complete
 
 TEAM = """
 name: team
@@ -61,8 +62,8 @@ prompt meeting {
     seed     42
 }
 '''))
-    assert join_text(p.positive).startswith("a stock photo of a business meeting, 4k")
-    assert "distorted hands" in [f.text for f in p.negative if f.weight == 1.3]
+    assert join_text(p.segments[0].positive).startswith("a stock photo of a business meeting, 4k")
+    assert "distorted hands" in [f.text for f in p.segments[0].negative if f.weight == 1.3]
     j = to_json(p)
     assert j["params"] == {"model": "stable-diffusion-v1-5/stable-diffusion-v1-5", "width": 768, "height": 512,
                            "steps": 30, "guidance": 7.5, "seed": 42, "scheduler": None, "images": 1,
@@ -91,7 +92,7 @@ prompt meeting {
 ])
 def test_positive(write, body, positive):
     p = only(compile_text(write, f'use core\nuse "./team.yaml"\nprompt a {{\n {body}\n}}\n', **{"team.yaml": TEAM}))
-    assert frags(p.positive) == positive
+    assert frags(p.segments[0].positive) == positive
 
 
 def test_negatives_collected_and_deduplicated(write):
@@ -104,7 +105,7 @@ prompt a {
 }
 ''', **{"team.yaml": TEAM}))
     # written negatives first (with their weights), then the entries' negatives; each term once
-    assert frags(p.negative) == [("mess, clutter", 1.2), ("blurry", 1.4), ("new term", 1.0), ("photo", 1.0)]
+    assert frags(p.segments[0].negative) == [("mess, clutter", 1.2), ("blurry", 1.4), ("new term", 1.0), ("photo", 1.0)]
 
 
 def test_extends_overrides_only_what_it_states(write):
@@ -129,26 +130,29 @@ prompt grandchild extends child {
 }
 ''', **{"team.yaml": TEAM})
     base, child, grand = result.prompts
-    assert child.negative == base.negative
-    assert join_text(child.positive).startswith("a vintage poster of a cat")
-    assert (child.params.seed, child.params.steps, child.params.width) == (9, 20, 768)
-    assert join_text(grand.positive).startswith("a vintage poster of a dog")
-    assert grand.params.aspect == (16, 9) and grand.params.seed == 9
-    assert grand.params.width > grand.params.height and grand.params.width % 8 == 0
+    assert child.segments[0].negative == base.segments[0].negative
+    assert join_text(child.segments[0].positive).startswith("a vintage poster of a cat")
+    assert (child.settings.seed, child.settings.steps, child.settings.width) == (9, 20, 768)
+    assert join_text(grand.segments[0].positive).startswith("a vintage poster of a dog")
+    assert grand.settings.aspect == (16, 9) and grand.settings.seed == 9
+    assert grand.settings.width is None  # a ratio until the model is known
+    done = complete(grand.settings)
+    assert done.width > done.height and done.width % 8 == 0
 
 
 @pytest.mark.parametrize("aspect, size", [("1:1", (512, 512)), ("16:9", (680, 384)), ("3:2", (624, 416)),
                                           ("2:3", (416, 624))])
 def test_aspect_to_size(write, aspect, size):
     p = only(compile_text(write, f'prompt a {{\n subject "x"\n aspect {aspect}\n}}\n'))
-    assert (p.params.width, p.params.height) == size
+    assert (p.settings.width, p.settings.height) == (None, None)
+    assert (complete(p.settings).width, complete(p.settings).height) == size
 
 
 def test_requires_brings_catalogs_into_scope(write):
     write("lib/base.yaml", "name: base\nstyle:\n  ink: {text: 'ink drawing'}\n")
     write("lib/top.yaml", "name: top\nrequires: [./base.yaml]\nstyle:\n  wash: {text: 'ink wash'}\n")
     p = only(compile_text(write, 'use "./lib/top.yaml"\nprompt a {\n subject "x"\n style ink, base.ink, wash\n}\n'))
-    assert join_text(p.positive) == "x, ink drawing, ink drawing, ink wash"
+    assert join_text(p.segments[0].positive) == "x, ink drawing, ink drawing, ink wash"
 
 
 def test_requires_cycle_is_an_error(write):
@@ -161,7 +165,7 @@ def test_requires_cycle_is_an_error(write):
 def test_filtered_subject_warns_that_weights_are_lost(write):
     result = compile_text(write, 'use "./team.yaml"\nprompt a {\n subject "a cat"++\n format shout\n}\n',
                           **{"team.yaml": TEAM})
-    assert frags(only(result).positive) == [("A CAT in neon", 1.0)]
+    assert frags(only(result).segments[0].positive) == [("A CAT in neon", 1.0)]
     assert any("weights on subject pieces are lost" in w.message for w in result.warnings)
 
 

@@ -50,10 +50,10 @@ def test_labelled_grid_geometry():
 def test_varied_replaces_a_slot_and_resolves_again():
     result = promptlang.compile_source(SRC)
     dali = sheet.varied(result, "meeting", "style", "dali")
-    text = promptlang.ir.join_text(dali.positive)
+    text = promptlang.ir.join_text(dali.segments[0].positive)
     assert "Dal" in text and "van Gogh" not in text
     steps = sheet.varied(result, "cat", "steps", "7")
-    assert steps.params.steps == 7 and steps.positive == result.prompt("cat").positive
+    assert steps.settings.steps == 7 and steps.segments == result.prompt("cat").segments
     with pytest.raises(PromptError, match=r"--vary style=dalli: unknown style `dalli`; did you mean `dali`"):
         sheet.varied(result, "meeting", "style", "dalli")
     with pytest.raises(PromptError, match="no prompt named `meetin`"):
@@ -79,7 +79,7 @@ def test_sheet_command_rows_are_vary_values_columns_are_seeds(cli, in_tmp, tiny)
     assert (tile["row"], tile["col"], tile["seed"], tile["vary"]) == (1, 1, 2, "style=dali")
     info, params = promptlang.provenance.read(in_tmp / tile["file"])
     prompt = promptlang.ir.from_json(info["ir"])
-    assert "Dal" in promptlang.ir.join_text(prompt.positive) and info["seed"] == 2 and "Seed: 2" in params
+    assert "Dal" in promptlang.ir.join_text(prompt.segments[0].positive) and info["seed"] == 2 and "Seed: 2" in params
     again = promptlang.render(prompt, pipe=tiny, seed=2)[0].image
     pixels = np.asarray(Image.open(in_tmp / tile["file"]).convert("RGB"))
     assert np.array_equal(np.asarray(again), pixels)

@@ -34,26 +34,56 @@ def number(weight: float) -> str:
     return "0" if text in ("-0", "") else text
 
 
-def simplify(prompt, warnings, target: str, *, blend: bool = False, edit: bool = False):
-    """The prompt as a target that cannot blend (``blend=False``) or cannot switch text
-    during sampling (``edit=False``) can write it, with a warning for what is lost:
-    the stage that holds for most of the steps, and the heaviest part of a blend."""
+#: What each capability's absence costs, worded once for every target. A target module
+#: declares ``NAME`` (how warnings call it) and ``CAN`` (what it can say); :func:`lower`
+#: decides from those what is lost, so the warnings cannot drift apart.
+FEATURES = {
+    "edit": "{name} cannot switch prompts during sampling (`->`): written as it reads "
+            "from {start:.0%} to {end:.0%} of the steps, the longest stretch",
+    "blend": "{name} cannot blend prompts (`blend`): written with the heaviest part (weight {weight})",
+    "weights": "{name} has no weights; they are left out",
+    "part_weights": "{name} weights whole parts of a multi-prompt: weights inside the parts of a blend are left out",
+    "negative_weights": "{name}'s --no takes no weights; negative weights are left out",
+}
+
+
+def capabilities(target: str) -> tuple[str, frozenset]:
+    """``(NAME, CAN)`` of a target module."""
+    module = import_module(f"{__name__}.{target}")
+    return module.NAME, frozenset(module.CAN)
+
+
+def unsupported(prompt, warnings, feature: str, name: str, **detail) -> None:
+    """Warn (once) that the target ``name`` cannot say ``feature`` of this prompt."""
+    warn(warnings, prompt, FEATURES[feature].format(name=name, **detail))
+
+
+def lower(prompt, target: str, warnings=None, *, name: str | None = None, can=None):
+    """The prompt as ``target`` can write it, with a warning for each thing it cannot
+    say: without ``edit`` the segment that holds for most of the steps; without
+    ``blend`` each blend's heaviest part. ``name``/``can`` override the module's."""
     from dataclasses import replace
 
-    from ..ir import at_stage, heaviest, longest_stage, timeline
+    from ..ir import Blend, ends, flat, heaviest, longest
 
-    if prompt.stages and not edit:
-        stage = longest_stage(prompt)
-        stages = timeline(prompt)
-        end = next((s.at for s in stages if s.at > stage.at), 1.0)
-        warn(warnings, prompt, f"{target} cannot switch prompts during sampling (`->`): written as it reads "
-                               f"from {stage.at:.0%} to {end:.0%} of the steps, the longest stretch")
-        prompt = at_stage(prompt, stage)
-    if not blend and any(s.blend for s in timeline(prompt)):
-        part = heaviest(next(s.blend for s in timeline(prompt) if s.blend))
-        warn(warnings, prompt, f"{target} cannot blend prompts (`blend`): written with the heaviest part "
-                               f"(weight {number(part.weight)})")
-        prompt = replace(prompt, blend=(), stages=tuple(replace(s, blend=()) for s in prompt.stages))
+    default_name, default_can = capabilities(target)
+    name = default_name if name is None else name
+    can = default_can if can is None else frozenset(can)
+    if len(prompt.segments) > 1 and "edit" not in can:
+        segment = longest(prompt)
+        end = ends(prompt)[prompt.segments.index(segment)]
+        unsupported(prompt, warnings, "edit", name, start=segment.start, end=end)
+        prompt = replace(prompt, segments=(replace(segment, start=0.0),))
+    blends = [s.positive for s in prompt.segments if isinstance(s.positive, Blend)]
+    if blends and "blend" not in can:
+        unsupported(prompt, warnings, "blend", name, weight=number(heaviest(blends[0]).weight))
+        prompt = replace(prompt, segments=tuple(replace(s, positive=flat(s.positive)) for s in prompt.segments))
+        blends = []
+    sides = [f for s in prompt.segments for f in (*flat(s.positive), *s.negative)]
+    if "weights" not in can and any(f.weight != 1.0 for f in sides):
+        unsupported(prompt, warnings, "weights", name)
+    if "part_weights" not in can and any(f.weight != 1.0 for b in blends for p in b.parts for f in p.fragments):
+        unsupported(prompt, warnings, "part_weights", name)
     return prompt
 
 

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import re
 
-from ..ir import timeline
+from . import lower, number, runs, warn
 
-from . import number, runs, simplify, warn
+NAME = "AUTOMATIC1111"
+CAN = frozenset({"edit", "weights", "negative_weights"})
 
 _KEYWORD = re.compile(r"\b(AND|BREAK)\b|<\w+:[^>]+>")
 
@@ -75,11 +76,11 @@ def _scheduled(prompt, texts: list[str], ats: list[float], warnings) -> str:
 
 
 def emit(prompt, warnings=None) -> str:
-    prompt = simplify(prompt, warnings, "AUTOMATIC1111", edit=True)
-    stages = timeline(prompt)
-    ats = [s.at for s in stages]
-    out = _scheduled(prompt, [_side(prompt, s.positive, warnings) for s in stages], ats, warnings)
-    if any(s.negative for s in stages):
-        negatives = [_side(prompt, s.negative, warnings) for s in stages]
-        out += "\nNegative prompt: " + _scheduled(prompt, negatives, ats, warnings)
+    prompt = lower(prompt, "a1111", warnings)
+    segments = prompt.segments
+    starts = [s.start for s in segments]
+    out = _scheduled(prompt, [_side(prompt, s.positive, warnings) for s in segments], starts, warnings)
+    if any(s.negative for s in segments):
+        negatives = [_side(prompt, s.negative, warnings) for s in segments]
+        out += "\nNegative prompt: " + _scheduled(prompt, negatives, starts, warnings)
     return out

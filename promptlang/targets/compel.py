@@ -25,7 +25,11 @@ from __future__ import annotations
 
 import re
 
-from . import number, runs, simplify, warn
+from ..ir import Blend
+from . import lower, number, runs, warn
+
+NAME = "Compel's text syntax"
+CAN = frozenset({"blend", "weights", "part_weights"})
 
 _SIGN = re.compile(r"(?<=[^\s+-])(?=[+-](?:[\s+=,.-]|$))")
 _BARE = re.compile(r"((?<![+=-])(?:[+=-]{2,}|=|[+-](?=[\s,.]|$)))")
@@ -71,27 +75,30 @@ def _side(prompt, fragments, warnings) -> str:
 _UNSAFE_IN_BLEND = re.compile(r'["\\()+=-]')
 
 
-def _blend(prompt) -> str | None:
+def _blend(blend: Blend) -> str | None:
     """``("part one", "part two").blend(0.6, 0.4)``, or None where a part holds text that
     cannot be written safely inside Compel's quoted blend parts."""
     parts = []
-    for part in prompt.blend:
+    for part in blend.parts:
         out = []
-        for i, (join, text, weight) in enumerate(runs(part.positive)):
+        for i, (join, text, weight) in enumerate(runs(part.fragments)):
             if _UNSAFE_IN_BLEND.search(text) or weight < 0:
                 return None
             join = join if join or not i else " "
             out.append(join + (text if weight == 1.0 else f"({text}){number(weight)}"))
         parts.append('"' + "".join(out) + '"')
-    return f"({', '.join(parts)}).blend({', '.join(number(part.weight) for part in prompt.blend)})"
+    return f"({', '.join(parts)}).blend({', '.join(number(part.weight) for part in blend.parts)})"
 
 
 def emit(prompt, warnings=None) -> str:
-    prompt = simplify(prompt, warnings, "Compel's text syntax", blend=True)
-    blend = _blend(prompt) if prompt.blend else None
-    if prompt.blend and blend is None:
-        prompt = simplify(prompt, warnings, "Compel's text syntax, with `\" \\ ( ) + = -` inside a blend part,")
-    out = blend or _side(prompt, prompt.positive, warnings)
-    if prompt.negative:
-        out += "\nNegative prompt: " + _side(prompt, prompt.negative, warnings)
+    prompt = lower(prompt, "compel", warnings)
+    (segment,) = prompt.segments
+    blend = _blend(segment.positive) if isinstance(segment.positive, Blend) else None
+    if isinstance(segment.positive, Blend) and blend is None:
+        prompt = lower(prompt, "compel", warnings, can=CAN - {"blend"},
+                       name=NAME + ", with `\" \\ ( ) + = -` inside a blend part,")
+        (segment,) = prompt.segments
+    out = blend or _side(prompt, segment.positive, warnings)
+    if segment.negative:
+        out += "\nNegative prompt: " + _side(prompt, segment.negative, warnings)
     return out

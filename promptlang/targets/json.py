@@ -5,6 +5,9 @@ import json
 
 from ..ir import to_json
 
+NAME = "JSON"
+CAN = frozenset({"edit", "blend", "weights", "part_weights", "negative_weights"})  # the IR itself
+
 
 def emit(prompt, warnings=None) -> str:
     return json.dumps(to_json(prompt), ensure_ascii=False, indent=2)

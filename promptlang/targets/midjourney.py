@@ -11,8 +11,12 @@ from __future__ import annotations
 import math
 import re
 
-from ..ir import join_text
-from . import number, runs, simplify, warn
+from ..ir import Blend, join_text
+from ..settings import complete
+from . import lower, number, runs, unsupported, warn
+
+NAME = "Midjourney"
+CAN = frozenset({"blend", "weights"})  # no weights inside blend parts or in --no
 
 
 def escape(text: str) -> str:
@@ -23,16 +27,14 @@ def escape(text: str) -> str:
 
 
 def emit(prompt, warnings=None) -> str:
-    prompt = simplify(prompt, warnings, "Midjourney", blend=True)
-    parts = runs(prompt.positive)
-    if prompt.blend:  # a blend is a multi-prompt: each part's words, weighted by its share
-        if any(f.weight != 1.0 for part in prompt.blend for f in part.positive):
-            warn(warnings, prompt, "Midjourney weights whole parts of a multi-prompt: weights inside the "
-                                   "parts of a blend are left out")
-        out = " ".join(f"{escape(join_text(part.positive).strip(' ,'))}::{number(part.weight)}"
-                       for part in prompt.blend)
+    prompt = lower(prompt, "midjourney", warnings)
+    (segment,) = prompt.segments
+    parts = [] if isinstance(segment.positive, Blend) else runs(segment.positive)
+    if isinstance(segment.positive, Blend):  # a multi-prompt: each part's words, weighted by its share
+        out = " ".join(f"{escape(join_text(part.fragments).strip(' ,'))}::{number(part.weight)}"
+                       for part in segment.positive.parts)
     elif all(w == 1.0 for _, _, w in parts):
-        out = escape(join_text(prompt.positive))
+        out = escape(join_text(segment.positive))
     else:
         if any(join == " " for join, _, _ in parts[1:]):
             warn(warnings, prompt, "Midjourney weights whole parts (`text::w`): a weighted phrase inside a "
@@ -40,11 +42,11 @@ def emit(prompt, warnings=None) -> str:
         if any(w < 0 for _, _, w in parts) and sum(w for _, _, w in parts) <= 0:
             warn(warnings, prompt, "Midjourney needs the weights to add up to more than 0")
         out = " ".join(f"{escape(text.strip(' ,'))}::{number(w)}" for _, text, w in parts)
-    if prompt.negative:
-        if any(f.weight != 1.0 for f in prompt.negative):
-            warn(warnings, prompt, "Midjourney's --no takes no weights; negative weights are left out")
-        out += " --no " + escape(join_text(prompt.negative))
-    p = prompt.params
+    if segment.negative:
+        if "negative_weights" not in CAN and any(f.weight != 1.0 for f in segment.negative):
+            unsupported(prompt, warnings, "negative_weights", NAME)
+        out += " --no " + escape(join_text(segment.negative))
+    p = complete(prompt.settings)
     if p.aspect:
         w, h = p.aspect
     else:

@@ -2,14 +2,15 @@
 from __future__ import annotations
 
 from ..ir import join_text
-from . import simplify, warn
+from . import lower
+
+NAME = "plain text"
+CAN: frozenset = frozenset()
 
 
 def emit(prompt, warnings=None) -> str:
-    prompt = simplify(prompt, warnings, "plain text")
-    if any(f.weight != 1.0 for f in (*prompt.positive, *prompt.negative)):
-        warn(warnings, prompt, "plain text has no weights; they are left out")
-    out = join_text(prompt.positive)
-    if prompt.negative:
-        out += "\nNegative prompt: " + join_text(prompt.negative)
+    (segment,) = lower(prompt, "plain", warnings).segments
+    out = join_text(segment.positive)
+    if segment.negative:
+        out += "\nNegative prompt: " + join_text(segment.negative)
     return out

@@ -273,3 +273,22 @@ def test_shell_completion():
     env = {**_env(), "_PROMPTLANG_COMPLETE": "bash_complete", "COMP_WORDS": "promptlang com", "COMP_CWORD": "1"}
     result = subprocess.run([sys.executable, "-m", "promptlang"], capture_output=True, text=True, env=env)
     assert result.returncode == 0 and "plain,compile" in result.stdout.splitlines()
+
+
+@pytest.mark.parametrize("exc, code, message", [
+    (KeyboardInterrupt(), 130, "interrupted\n"),
+    (OSError(28, "No space left on device", "out/s.plain"), 1, "error: out/s.plain: No space left on device\n"),
+    (BrokenPipeError(32, "Broken pipe"), 0, ""),
+    (ValueError("a bug"), 1, "error: internal error (ValueError: a bug)"),
+])
+def test_what_a_command_raises_becomes_a_message_and_a_status(src, capsys, monkeypatch, exc, code, message):
+    import promptlang.cli.text
+
+    def boom(*args, **kwargs):
+        raise exc
+
+    monkeypatch.delenv("PROMPTLANG_DEBUG", raising=False)
+    monkeypatch.setattr(promptlang.cli.text, "compile_path", boom)
+    status, out, err = run(capsys, "check", "s.prompt")
+    assert status == code and out == ""
+    assert err.startswith(message) if message else err == ""

@@ -31,7 +31,7 @@ def made(tiny, tmp_path_factory):
         mp.chdir(root)
         common = ["--model", "builtin:tiny", "--no-cache"]
         assert main(["walk", "w.prompt", "--from", "cat", "--to", "dog", "--frames", "3", "-o", "walk", *common]) == 0
-        assert main(["walk", "w.prompt", "--grid", "cat", "dog", "fruit", "tower", "--size", "3", "-o", "grid",
+        assert main(["walk", "w.prompt", "--grid", "cat", "dog", "fruit", "tower", "--tiles", "3", "-o", "grid",
                      *common]) == 0
         assert main(["sheet", "w.prompt", "--prompts", "cat,dog", "--seeds", "1,2", "-o", "s.png", "-q",
                      *common]) == 0

@@ -90,9 +90,6 @@ def test_render_cli_provenance_show_and_reproduce(write, tmp_path, capsys, monke
     (["--model", "no-such-org/no-such-model"], "no-such-org/no-such-model"),
     (["--model", "./missing-folder"], "missing-folder"),
     (["--model", "builtin:huge"], "unknown builtin model"),
-    (["--model", "builtin:tiny", "--scheduler", "eular"], "unknown scheduler `eular`; did you mean `euler`?"),
-    (["--model", "builtin:tiny", "--size", "65x64"], "width 65 must be a multiple of 8"),
-    (["--model", "builtin:tiny", "--size", "big"], "expected WIDTHxHEIGHT"),
 ])
 def test_render_errors_leave_no_files(write, tmp_path, capsys, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)
@@ -256,13 +253,13 @@ def test_scheduler_names_ignore_the_models_own_scheduler_settings():
     assert make("dpmpp_2m_karras", base.config).config.use_karras_sigmas
 
 
-@pytest.mark.parametrize("flag, message", [(["--seed", "-1"], "`seed` -1 is out of range"),
-                                           (["--seed", str(2**64)], "out of range"),
-                                           (["--guidance", "nan"], "guidance nan is out of range")])
+@pytest.mark.parametrize("flag, message", [(["--seed", "-1"], "-1 is not in the range 0<=x<=4294967295"),
+                                           (["--seed", str(2**64)], "is not in the range"),
+                                           (["--guidance", "nan"], "'nan' is not a finite number")])
 def test_render_flag_ranges(write, tmp_path, capsys, monkeypatch, flag, message):
     monkeypatch.chdir(tmp_path)
     path = write("cat.prompt", SRC)
-    assert main(["render", str(path), "--model", "builtin:tiny", "-o", "out", "-q", *flag]) == 1
+    assert main(["render", str(path), "--model", "builtin:tiny", "-o", "out", "-q", *flag]) == 2  # a usage error
     assert message in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 

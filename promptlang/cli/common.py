@@ -1,0 +1,88 @@
+"""Helpers the commands share: catalog folders, compiling, refusing to overwrite, writing."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from ..errors import PromptError
+
+TEST_MODEL_NOTE = ("{model} is a tiny random-weight test model: it renders noise, in about a second on a CPU. "
+                   "It proves the whole path works; give a real model with --model or `model` in the file.")
+
+
+def search_dirs(catalogs=()) -> list[Path]:
+    """The ``--catalogs`` folders, then those of $PROMPTLANG_CATALOGS."""
+    dirs = [Path(d) for d in catalogs]
+    env = os.environ.get("PROMPTLANG_CATALOGS")
+    if env:
+        dirs += [Path(d) for d in env.split(os.pathsep) if d]
+    for d in dirs:
+        if not d.is_dir():
+            raise PromptError(f"--catalogs {d}: no such folder")
+    return dirs
+
+
+def compile_path(path, catalogs=()):
+    from ..compiler import compile_file
+
+    return compile_file(path, search_dirs=search_dirs(catalogs))
+
+
+def compile_and_warn(path, catalogs=()):
+    """Compile ``path`` and print its warnings (the pixel commands)."""
+    result = compile_path(path, catalogs)
+    print_warnings(result.warnings)
+    return result
+
+
+def selected(result, name):
+    return [result.prompt(name)] if name else list(result.prompts)
+
+
+def print_warnings(warnings) -> None:
+    for w in warnings:
+        print(str(w) if not isinstance(w, str) else f"warning: {w}", file=sys.stderr)
+
+
+def check_free(paths, overwrite: bool) -> None:
+    """Refuse, before anything is made, to replace files unless --overwrite says so."""
+    existing = [str(p) for p in paths if Path(p).exists()]
+    if existing and not overwrite:
+        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+        raise PromptError(f"{existing[0]} already exists{more}",
+                          hint="pass --overwrite to replace, or choose another output with -o")
+
+
+def write_atomic(path: str | Path, data: bytes) -> None:
+    """Write all of ``data`` to ``path`` or nothing: a temp file beside it, then a rename."""
+    path = Path(path)
+    if path.is_dir():
+        raise PromptError(f"--out {path}: is a folder")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise PromptError(f"--out {path}: the folder {folder} does not exist")
+    from ..files import atomic_path
+
+    with atomic_path(folder / path.name) as tmp:
+        Path(tmp).write_bytes(data)
+
+
+def note_test_model(model: str | None) -> None:
+    from ..models import BUILTIN
+
+    if model in BUILTIN:
+        print("note: " + TEST_MODEL_NOTE.format(model=model), file=sys.stderr)
+
+
+def cache_dir(no_cache: bool):
+    from ..encode import default_cache_dir
+
+    return None if no_cache else default_cache_dir()
+
+
+def quiet_libraries() -> None:
+    """The command line is for people: keep library chatter (transformers' torchvision notice,
+    diffusers' dtype notes) out of it unless they ask for it with these variables."""
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")

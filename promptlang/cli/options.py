@@ -1,0 +1,169 @@
+"""The options shared by the commands, one spelling and one type each.
+
+Every value is typed here, so a bad one (``--steps x``, ``--image-size big``,
+``--seed -1``) is a usage error: exit 2 with the command's usage line, before anything
+is read or rendered. The ranges are the same as the file's own limits.
+"""
+from __future__ import annotations
+
+import click
+
+SEED_MAX = 2**32 - 1
+
+
+class ImageSize(click.ParamType):
+    """``WxH`` in pixels, each a multiple of 8 from 64 to 4096; the value is ``(w, h)``."""
+
+    name = "WxH"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        text = str(value).strip().lower()
+        parts = text.split("x")
+        if len(parts) != 2 or not all(p.isdigit() and len(p) <= 5 for p in parts):
+            self.fail(f"{value!r}: expected WIDTHxHEIGHT in pixels, such as 768x512", param, ctx)
+        w, h = (int(p) for p in parts)
+        for name, v in (("width", w), ("height", h)):
+            if v % 8 or not 64 <= v <= 4096:
+                self.fail(f"{value!r}: {name} {v} must be a multiple of 8 between 64 and 4096", param, ctx)
+        return w, h
+
+
+class Scheduler(click.ParamType):
+    """A scheduler name as in the table (``dpmpp_2m_karras``, any case) or as AUTOMATIC1111
+    writes it (``"DPM++ 2M Karras"``); the value is the table's name."""
+
+    name = "NAME"
+
+    def convert(self, value, param, ctx):
+        from ..schedulers import SCHEDULERS, lookup
+
+        found = lookup(str(value))
+        if found is None:
+            from ..errors import suggest
+
+            self.fail(f"unknown scheduler `{value}`{suggest(str(value), SCHEDULERS)} "
+                      f"(schedulers: {', '.join(SCHEDULERS)})", param, ctx)
+        return found
+
+    def shell_complete(self, ctx, param, incomplete):
+        from click.shell_completion import CompletionItem
+
+        from ..schedulers import SCHEDULERS
+
+        return [CompletionItem(n) for n in SCHEDULERS if n.startswith(incomplete.lower())]
+
+
+class CommaList(click.ParamType):
+    """``A,B,C``: a list of ``item`` values (a click type, e.g. a seed range), or of words
+    from ``choices``."""
+
+    def __init__(self, item: click.ParamType | None = None, what: str = "values", choices=None):
+        self.item, self.what, self.choices = item, what, choices
+        self.name = "A,B,…"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, list):
+            return value
+        items = [v.strip() for v in str(value).split(",") if v.strip()]
+        if not items:
+            self.fail(f"{value!r}: expected a comma-separated list of {self.what}", param, ctx)
+        if self.choices is not None:
+            for v in items:
+                if v not in self.choices:
+                    from ..errors import suggest
+
+                    self.fail(f"unknown {self.what[:-1]} `{v}`{suggest(v, self.choices)} "
+                              f"({self.what}: {', '.join(self.choices)})", param, ctx)
+            return items
+        if self.item is None:
+            return items
+        out = []
+        for v in items:
+            try:
+                out.append(self.item.convert(v, param, ctx))
+            except click.BadParameter:
+                self.fail(f"{value!r}: expected a comma-separated list of {self.what}", param, ctx)
+        return out
+
+
+STEPS = click.IntRange(1, 1000)
+IMAGES = click.IntRange(1, 64)
+SEED = click.IntRange(0, SEED_MAX)
+BATCH = click.IntRange(min=1)
+FRAMES = click.IntRange(2, 1000)
+TILES = click.IntRange(2, 32)
+class FiniteRange(click.FloatRange):
+    """A float range that also refuses nan and inf."""
+
+    def convert(self, value, param, ctx):
+        import math
+
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
+GUIDANCE = FiniteRange(0, 50)
+DEVICE = click.Choice(["cuda", "cpu"])
+
+
+def apply(*decorators):
+    """Several option decorators as one, listed in the order they show in --help."""
+    def wrap(f):
+        for d in reversed(decorators):
+            f = d(f)
+        return f
+    return wrap
+
+
+# ------------------------------------------------------------------ every command that reads .prompt files
+
+catalogs = click.option(
+    "--catalogs", metavar="DIR", multiple=True, type=click.Path(exists=True, file_okay=False),
+    help="a folder of catalogs that `use NAME` searches before the bundled ones "
+         "(repeatable; also $PROMPTLANG_CATALOGS, separated by the path separator)")
+
+
+def prompt(help="only this prompt"):
+    return click.option("-p", "--prompt", metavar="NAME", help=help)
+
+
+# ------------------------------------------------------------------ output
+
+def out(metavar: str, help: str, default=None, required=False):
+    """``-o/--out``: a folder wherever a command writes several files, a file where it writes one."""
+    extra = {} if default is None else {"default": default}  # click tells "not given" from an explicit None
+    return click.option("-o", "--out", metavar=metavar, required=required, help=help, **extra)
+
+
+overwrite = click.option("--overwrite", is_flag=True, help="replace files that already exist (never done without it)")
+quiet = click.option("-q", "--quiet", is_flag=True,
+                     help="no progress bars and no `ok` lines; errors and warnings still print")
+json = click.option("--json", "as_json", is_flag=True, help="print JSON instead of text")
+
+# ------------------------------------------------------------------ rendering
+
+def model(help="model id in the local Hugging Face cache, a diffusers folder, a .safetensors checkpoint, or "
+               "builtin:tiny / builtin:tiny-sdxl (test models that render noise); default: the file's `model`"):
+    return click.option("-m", "--model", metavar="MODEL", help=help)
+
+
+steps = click.option("--steps", type=STEPS, metavar="N", help="denoising steps")
+guidance = click.option("--guidance", type=GUIDANCE, metavar="X", help="classifier-free guidance scale")
+seed = click.option("--seed", type=SEED, metavar="S", help="seed; image i of a prompt uses S+i")
+scheduler = click.option("--scheduler", type=Scheduler(), metavar="NAME",
+                         help="e.g. euler_a, dpmpp_2m_karras, \"DPM++ 2M Karras\"")
+images = click.option("-n", "--images", type=IMAGES, metavar="N", help="images per prompt (image i uses seed+i)")
+image_size = click.option("--image-size", type=ImageSize(), metavar="WxH",
+                          help="override the image size in pixels, e.g. 512x512 (multiples of 8, 64-4096)")
+device = click.option("--device", type=DEVICE, help="default: cuda when there is one")
+no_cache = click.option("--no-cache", is_flag=True, help="do not read or write the embeddings cache")
+batch = click.option("--batch", type=BATCH, default=1, metavar="N",
+                     help="images per pipeline call (faster on a GPU; 1 keeps each image identical to a single "
+                          "render)")
+fast = click.option("--fast", is_flag=True,
+                    help="SDPA attention, fused QKV, channels-last and (on CUDA) torch.compile of the UNet; "
+                         "the first image pays the compile time")

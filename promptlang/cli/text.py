@@ -1,0 +1,244 @@
+"""`promptlang check | compile | build | tokens`: the text commands (no torch)."""
+from __future__ import annotations
+
+import json as _json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from ..errors import PromptError
+from ..jobs import Event
+from ..targets import NAMES
+from . import Command, options
+from .common import check_free, compile_path, selected, write_atomic
+from .report import Reporter
+
+
+# --------------------------------------------------------------------------- check
+
+@click.command(cls=Command, short_help="Check .prompt files.")
+@click.argument("files", nargs=-1, required=True, metavar="FILE...", type=click.Path(dir_okay=False))
+@options.quiet
+@options.json
+@options.catalogs
+def check(files, quiet, as_json, catalogs) -> int:
+    """Check .prompt files: parse, resolve every catalog name, print warnings."""
+    report = Reporter(quiet=quiet)
+    records = []
+    for path in files:
+        try:
+            result = compile_path(path, catalogs)
+        except PromptError as exc:
+            if as_json:
+                records.append({"path": path, "ok": False, "prompts": [], "warnings": [],
+                                "error": _diagnostic(exc.message, exc.span, hint=exc.hint)})
+            else:
+                report.error(str(exc))
+            continue
+        if as_json:
+            records.append({"path": path, "ok": True, "prompts": [p.name for p in result.prompts],
+                            "warnings": [_diagnostic(w.message, w.span) for w in result.warnings], "error": None})
+            continue
+        report.warnings(result.warnings)
+        n, w = len(result.prompts), len(result.warnings)
+        report(Event("info", f"ok: {path}: {n} prompt{'s' * (n != 1)}"
+                             + (f", {w} warning{'s' * (w != 1)}" if w else "")))
+    if as_json:
+        sys.stdout.write(_json.dumps(records, ensure_ascii=False, indent=2) + "\n")
+        return 1 if any(not r["ok"] for r in records) else 0
+    return 1 if report.failures else 0
+
+
+def _diagnostic(message, span, hint=None) -> dict:
+    d = {"file": span.file if span else None, "line": span.line if span else None,
+         "column": span.column if span else None, "message": message}
+    if hint:
+        d["hint"] = hint
+    return d
+
+
+# --------------------------------------------------------------------------- compile
+
+def render_text(result, target: str, name: str | None) -> tuple[str, list]:
+    """The whole output of `compile` for one file, and the targets' warnings."""
+    from ..targets import emit
+
+    prompts = selected(result, name)
+    warnings: list[str] = []
+    if target == "json":
+        from ..ir import to_json
+        return _json.dumps([to_json(p) for p in prompts], ensure_ascii=False, indent=2) + "\n", warnings
+    blocks = []
+    for prompt in prompts:
+        text = emit(target, prompt, warnings)
+        blocks.append(text if name or len(result.prompts) == 1 else f"# {prompt.name}\n{text}")
+    return "\n\n".join(blocks) + "\n", warnings
+
+
+def _same_file(a, b) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return Path(a).resolve() == Path(b).resolve()
+
+
+@click.command("compile", cls=Command, short_help="Compile a .prompt file to prompt text or JSON.")
+@click.argument("file", type=click.Path(dir_okay=False))
+@options.prompt("only this prompt (printed without a `# NAME` header)")
+@click.option("-t", "--target", type=click.Choice(NAMES), default="compel", show_default=True, help="output syntax")
+@options.out("FILE", "write to FILE (atomically) instead of standard output")
+@options.overwrite
+@options.catalogs
+def compile_(file, prompt, target, out, overwrite, catalogs) -> int:
+    """Compile a .prompt file to prompt text (compel, a1111, midjourney, plain) or JSON."""
+    if out is not None:
+        if Path(out).exists() and _same_file(out, file):
+            raise PromptError(f"--out {out}: is the input file; refusing to write over it")
+        if not Path(out).is_dir():
+            check_free([out], overwrite)
+    from .common import print_warnings
+
+    result = compile_path(file, catalogs)
+    text, warnings = render_text(result, target, prompt)
+    print_warnings(result.warnings)
+    print_warnings(warnings)
+    if out is not None:
+        write_atomic(out, text.encode("utf-8"))
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+# --------------------------------------------------------------------------- build
+
+def prompt_files(paths) -> list[Path]:
+    files = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(path.glob("*.prompt"))
+            if not found:
+                raise PromptError(f"{path}: no .prompt files in this folder")
+            files += found
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise PromptError(f"{path}: no such file or folder")
+    return files
+
+
+@click.command(cls=Command, short_help="Compile .prompt files to every text target.")
+@click.argument("paths", nargs=-1, required=True, metavar="FILE_OR_DIR...")
+@options.out("DIR", "output folder (default: out)", default="out")
+@click.option("--targets", type=options.CommaList(what="targets", choices=NAMES), default=",".join(NAMES),
+              metavar="LIST", help=f"comma-separated targets (default: {','.join(NAMES)})")
+@click.option("--render", metavar="MODEL",
+              help="also render every prompt with MODEL into OUT/renders/FILE/ (builtin:tiny: a test model that "
+                   "renders noise on any machine)")
+@options.steps
+@options.image_size
+@options.overwrite
+@options.quiet
+@options.catalogs
+def build(paths, out, targets, render, steps, image_size, overwrite, quiet, catalogs) -> int:
+    """Compile every .prompt file (or every one in a folder) to every text target, one file per
+    target: OUT/NAME.TARGET. Existing outputs are refused unless --overwrite is given; all of
+    them are checked before anything is written."""
+    report = Reporter(quiet=quiet)
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise PromptError(f"--out {out} is a file, not a folder")
+    files = prompt_files(paths)
+    built = []  # (path, result, texts, prompts to render)
+    planned: list[Path] = []
+    for path in files:  # everything compiled and checked before anything is written
+        try:
+            result = compile_path(path, catalogs)
+            texts = {t: render_text(result, t, None) for t in targets}
+            prompts = _render_plan(result, render, steps, image_size)
+        except PromptError as exc:
+            report.error(str(exc))
+            continue
+        built.append((path, result, texts, prompts))
+        planned += [out / f"{path.stem}.{t}" for t in targets]
+        if render:
+            planned += _render_files(prompts, out / "renders" / path.stem)
+    check_free(planned, overwrite)
+    out.mkdir(parents=True, exist_ok=True)
+    pipes: dict = {}  # with --render: each model is loaded once for all the files
+    for path, result, texts, prompts in built:
+        report.warnings(result.warnings)
+        for target, (text, warnings) in texts.items():
+            report.warnings(warnings)
+            write_atomic(out / f"{path.stem}.{target}", text.encode("utf-8"))
+        report(Event("file", f"{path}: {len(result.prompts)} prompts -> {out}/{path.stem}.{{{','.join(targets)}}}",
+                     path=out))
+        if render:
+            from .render import render_to_folder
+
+            render_to_folder(result, prompts, out / "renders" / path.stem, progress=False, overwrite=overwrite,
+                             pipes=pipes)
+    report(Event("info", f"built {len(built)} of {len(files)} files into {out}/"))
+    return 1 if report.failures else 0
+
+
+def _render_plan(result, model, steps, image_size):
+    if not model:
+        return []
+    from ..render import effective
+
+    width, height = image_size or (None, None)
+    return [effective(p, model=model, steps=steps, width=width, height=height) for p in result.prompts]
+
+
+def _render_files(prompts, folder: Path) -> list[Path]:
+    from ..render import Rendered
+
+    return [folder / Rendered(None, p, p.settings.seed + i, i, p.settings.model, False).filename
+            for p in prompts for i in range(p.settings.images)]
+
+
+# --------------------------------------------------------------------------- tokens
+
+@click.command(cls=Command, short_help="Count CLIP tokens per prompt and per slot.")
+@click.argument("file", type=click.Path(dir_okay=False))
+@options.prompt()
+@options.json
+@options.catalogs
+def tokens(file, prompt, as_json, catalogs) -> int:
+    """Count CLIP tokens per prompt and per slot (CLIP reads 75 at a time)."""
+    from ..lint import longest, side_texts
+    from ..tokens import CONTEXT
+    from .common import print_warnings
+
+    result = compile_path(file, catalogs)
+    print_warnings(result.warnings)
+    records = []
+    for p in selected(result, prompt):
+        texts = side_texts(p)
+        pos, neg = longest(texts["positive"]), longest(texts["negative"])
+        variants = len(texts["positive"])
+        slots = dict(slot_tokens(result, p.name))
+        if as_json:
+            records.append({"prompt": p.name, "positive": pos, "negative": neg, "context": CONTEXT,
+                            "variants": variants, "slots": slots})
+            continue
+        flag = lambda n: f"  (over {CONTEXT}: {-(-n // CONTEXT)} chunks)" if n > CONTEXT else ""
+        note = f"  (the longest of {variants} blend parts or edit stages)" if variants > 1 else ""
+        print(f"{p.name}: positive {pos}/{CONTEXT}{flag(pos)}, negative {neg}/{CONTEXT}{flag(neg)}{note}")
+        for slot, count in slots.items():
+            print(f"  {slot:<9}{count:>4}")
+    if as_json:
+        sys.stdout.write(_json.dumps(records, ensure_ascii=False, indent=2) + "\n")
+    return 0
+
+
+def slot_tokens(result, name: str):
+    """Tokens each slot contributes, counted on that slot's words alone (subject inside a format counts once)."""
+    from ..resolve import slot_texts
+    from ..tokens import count_tokens
+
+    for slot, text in slot_texts(result.file, result.scope, name).items():
+        yield slot, count_tokens(text)

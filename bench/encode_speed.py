@@ -33,7 +33,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 warnings.filterwarnings("ignore")
 
-from promptlang.ir import Fragment, Params, Prompt  # noqa: E402
+from promptlang.ir import Fragment, Segment  # noqa: E402
+from promptlang.ir import Prompt as _Prompt  # noqa: E402
+from promptlang.settings import Settings  # noqa: E402
+
+
+def Prompt(name, positive, negative, settings):  # noqa: N802 - a prompt of one segment
+    return _Prompt(name, (Segment(0.0, positive, negative),), settings)
 
 SUBJECTS = ["a business meeting", "a dragon breathing blue fire", "a lighthouse on a cliff at dusk",
             "two friends eating salad in a cafe", "an old fisherman mending nets", "a fox in the snow",
@@ -62,7 +68,7 @@ def make_prompts(n: int, seed: int = 0) -> list[tuple[Prompt, str, str]]:
     for i in range(n):
         pos, pos_text = side([rnd.choice(SUBJECTS)] + rnd.sample(MODIFIERS, rnd.randint(7, 14)))
         neg, neg_text = side(rnd.sample(NEGATIVES, rnd.randint(3, 6)))
-        out.append((Prompt(f"p{i}", pos, neg, Params()), pos_text, neg_text))
+        out.append((Prompt(f"p{i}", pos, neg, Settings()), pos_text, neg_text))
     return out
 
 
@@ -73,7 +79,7 @@ def per_prompt(seconds: list[float], sizes: list[int]) -> float:
 def run(pipe, cases, label: str, batch_size: int = 8) -> None:
     from compel import CompelForSD
 
-    enc = importlib.import_module("promptlang.encode")
+    enc = importlib.import_module("promptlang.diffusion.encode")
     prompts = [c[0] for c in cases]
     compel = CompelForSD(pipe)
     compel(cases[0][1], negative_prompt=cases[0][2])  # warm up
@@ -154,7 +160,7 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
 
-    from promptlang.models import build_tiny
+    from promptlang.diffusion.models import build_tiny
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU")
     t = time.perf_counter()

@@ -10,7 +10,7 @@ batch 8. It reports steps/s, seconds per image and peak GPU memory for:
   (b') edit:  promptlang.render() of the same prompt with a prompt edit
               (`"a lighthouse …" -> "a castle …" at 0.5`): the conditioning is
               swapped by callback_on_step_end halfway; its cost over (b),
-  (c) fast:   the same with promptlang.fast.apply() (SDPA, fused QKV, channels-last,
+  (c) fast:   the same with promptlang.diffusion.fast.apply() (SDPA, fused QKV, channels-last,
               torch.compile of the UNet; compile time is excluded by a warm-up).
 
 Without a GPU it runs the same three on the CPU with the tiny builtin model (overhead
@@ -48,7 +48,7 @@ def full_sd(device, dtype):
     from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
-    from promptlang.models import _tokenizer
+    from promptlang.diffusion.models import _tokenizer
 
     unet = UNet2DConditionModel(
         sample_size=64, in_channels=4, out_channels=4, layers_per_block=2, cross_attention_dim=768,
@@ -74,7 +74,7 @@ def full_sdxl(device, dtype):
     from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
-    from promptlang.models import _tokenizer
+    from promptlang.diffusion.models import _tokenizer
 
     unet = UNet2DConditionModel(
         sample_size=128, in_channels=4, out_channels=4, layers_per_block=2, cross_attention_dim=2048,
@@ -117,10 +117,10 @@ def measure(name, pipe, prompt, edited, device, steps, size, batch, repeats, fas
     import torch
 
     import promptlang
-    from promptlang.fast import apply
+    from promptlang.diffusion.fast import apply
     from promptlang.targets import a1111
 
-    positive, _, negative = a1111.emit(prompt).partition("\nNegative prompt: ")
+    positive, negative = a1111.sides(prompt)
     pipe.set_progress_bar_config(disable=True)
     gens = lambda: [torch.Generator("cpu").manual_seed(1 + i) for i in range(batch)]  # noqa: E731
 
@@ -186,7 +186,7 @@ def main(argv=None) -> int:
             runs.append(("SDXL (random weights, full size)", lambda: full_sdxl("cuda", torch.float16),
                          args.size or 1024))
     else:
-        from promptlang.models import load_pipeline
+        from promptlang.diffusion.models import load_pipeline
         runs = [("builtin:tiny on CPU (overhead ratio only)", lambda: load_pipeline("builtin:tiny", "cpu"),
                  args.size or 256)]
     for title, build, size in runs:

@@ -22,9 +22,13 @@ _LAZY = {
     "Prompt": ("ir", "Prompt"),
     "parse": ("syntax", "parse"),
     "emit": ("targets", "emit"),
+    "Settings": ("settings", "Settings"),
+    # encoding and rendering import torch, diffusers and compel: only when first used
+    "encode": ("diffusion.encode", "encode"),
+    "render": ("jobs.render", "render"),
 }
-_SUBMODULES = ("ast", "catalog", "compiler", "errors", "ir", "lint", "resolve", "syntax", "targets", "template",
-               "tokens")
+_SUBMODULES = ("ast", "catalog", "compiler", "errors", "ir", "lint", "resolve", "settings", "syntax", "targets",
+               "template", "tokens", "artifacts", "diffusion", "jobs")
 
 
 def compile(source_or_path, *, target: str | None = None, search_dirs=()):
@@ -48,12 +52,8 @@ def compile(source_or_path, *, target: str | None = None, search_dirs=()):
 
 
 def __getattr__(name):
-    """The public API, imported on first use; ``promptlang.encode`` and ``promptlang.render`` import torch.
-
-    Each is its module, made callable (calling it runs the function of the same name),
-    so ``promptlang.render(...)`` and ``promptlang.render.save_png`` both work whatever
-    was imported first.
-    """
+    """The public API, imported on first use; ``promptlang.encode`` and ``promptlang.render``
+    (:func:`promptlang.diffusion.encode.encode`, :func:`promptlang.jobs.render.render`) import torch."""
     import importlib
 
     if name in _LAZY:
@@ -61,16 +61,16 @@ def __getattr__(name):
         value = getattr(importlib.import_module(f"{__name__}.{module}"), attr)
         globals()[name] = value
         return value
-    if name in ("encode", "render") or name in _SUBMODULES:
-        module = importlib.import_module(f"{__name__}.{name}")  # encode/render: callable, runs the function
+    if name in _SUBMODULES:
+        module = importlib.import_module(f"{__name__}.{name}")
         globals()[name] = module
         return module
     raise AttributeError(f"module 'promptlang' has no attribute {name!r}")
 
 
-__all__ = ["Catalog", "Compiled", "Fragment", "Params", "Prompt", "PromptError", "compile", "compile_file",
-           "compile_source", "emit", "load_catalog", "parse", "__version__"]
+__all__ = ["Catalog", "Compiled", "Fragment", "Params", "Prompt", "PromptError", "Settings", "compile",
+           "compile_file", "compile_source", "emit", "encode", "load_catalog", "parse", "render", "__version__"]
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_LAZY) | {"encode", "render"})
+    return sorted(set(globals()) | set(_LAZY))

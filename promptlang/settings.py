@@ -81,6 +81,12 @@ def check(name: str, value) -> str | None:
         if not (w > 0 and h > 0) or max(w, h) / min(w, h) > LIMITS["aspect"][1]:
             return f"aspect {w}:{h}: both sides must be positive and at most 8 times apart"
         return None
+    if name == "scheduler":
+        from .schedulers import lookup
+
+        return None if isinstance(value, str) and lookup(value) else f"unknown scheduler {value!r}"
+    if name == "model":
+        return None if isinstance(value, str) and value.strip() else f"bad model {value!r}"
     if name not in LIMITS:
         return None
     lo, hi = LIMITS[name]
@@ -103,7 +109,7 @@ def check(name: str, value) -> str | None:
 
 def validate(settings: Settings, span=None) -> Settings:
     """``settings`` unchanged, or a :class:`PromptError` naming the first setting out of range."""
-    for name in ("width", "height", "aspect", "steps", "guidance", "seed", "images"):
+    for name in ("model", "width", "height", "aspect", "steps", "guidance", "seed", "scheduler", "images"):
         message = check(name, getattr(settings, name))
         if message:
             raise PromptError(message, span, hint=HINTS.get(name))

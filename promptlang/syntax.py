@@ -24,7 +24,7 @@ MAX_BLEND_PARTS = 16
 PLUS, MINUS = 1.1, 0.9  # Compel's attention bases
 
 
-OPTIONS = {"parser": "lalr", "propagate_positions": True, "maybe_placeholders": False}
+OPTIONS = {"parser": "lalr", "propagate_positions": True, "maybe_placeholders": False, "start": ["start", "field"]}
 
 
 @lru_cache(maxsize=None)
@@ -74,11 +74,8 @@ def write_parser_table() -> None:
     """Rewrite promptlang/data/parser_table.py (``python -m promptlang.syntax``)."""
     from pathlib import Path
 
-    from .files import atomic_path
-
     target = Path(__file__).resolve().parent / "data" / "parser_table.py"
-    with atomic_path(target) as tmp:
-        Path(tmp).write_text(parser_table_source(), encoding="utf-8")
+    target.write_text(parser_table_source(), encoding="utf-8")  # a developer's tool, run in a checkout
     print(f"wrote {target}")
 
 
@@ -95,10 +92,23 @@ def parse(source: str, path: str = "<string>") -> ast.File:
         raise PromptError("file contains a NUL character (is it a binary file?)",
                           span_at(path, source, source.index("\x00")), source=source)
     try:
-        tree = parser().parse(source)
+        tree = parser().parse(source, start="start")
     except UnexpectedInput as exc:
         raise _syntax_error(exc, source, path) from None
     return _Builder(path, source).file(tree)
+
+
+def parse_field(name: str, value: str, where: str) -> ast.Slot | ast.Param:
+    """One field (``style van_gogh, dali`` or ``steps 20``) on its own, as the command line
+    gives it (``--vary style=van_gogh,dali``); ``where`` names it in errors."""
+    source = f"{name} {value}"
+    if "\n" in source or "\r" in source:
+        raise PromptError("a field is one line", span_at(where, source, source.find("\n")), source=source)
+    try:
+        tree = parser().parse(source, start="field")
+    except UnexpectedInput as exc:
+        raise _syntax_error(exc, source, where) from None
+    return _Builder(where, source).field(tree)
 
 
 # ---------------------------------------------------------------- errors
@@ -234,7 +244,7 @@ def _example_states() -> tuple:
     for label, examples in _EXAMPLES.items():
         for example in examples:
             try:
-                parser().parse(example)
+                parser().parse(example, start="start")
             except UnexpectedInput as exc:
                 if getattr(exc, "state", None) is not None:
                     out.append((label, getattr(getattr(exc, "token", None), "type", None), exc.state.position))
@@ -285,27 +295,32 @@ class _Builder:
     def block(self, node: Tree) -> ast.Block:
         slots, params, seen = [], [], {}
         for field in node.children:
-            key_tok, phrases = field.children[0], field.children[1:]
+            key_tok = field.children[0]
             key = str(key_tok)
-            if key not in SLOTS and key not in PARAMS:
-                raise self.error(f"unknown slot or setting `{key}`{suggest(key, SLOTS + PARAMS)}", key_tok,
-                                 hint="slots: " + ", ".join(SLOTS) + "; settings: " + ", ".join(PARAMS)
-                                 + " (a list goes on to the next line only after a comma)")
-            if key in seen:
+            if key in seen and (key in SLOTS or key in PARAMS):
                 raise self.error(f"`{key}` is given twice in this block (first on line {seen[key].line})", key_tok)
             seen[key] = key_tok
-            if not phrases:
-                raise self.error(f"`{key}` needs a value", key_tok)
-            if key in SLOTS and phrases[0].data == "blend":
-                slots.append(self.blend(key, phrases[0], field))
-            elif key in SLOTS:
-                slots.append(ast.Slot(key, tuple(self.phrase(key, p) for p in phrases), self.span(field)))
-            elif phrases[0].data == "blend":
-                raise self.error(f"`{key}` is a setting; only slots ({', '.join(SLOTS[:-1])}) can be blended",
-                                 phrases[0].children[0])
-            else:
-                params.append(self.param(key, key_tok, phrases, field))
+            item = self.field(field)
+            (slots if isinstance(item, ast.Slot) else params).append(item)
         return ast.Block(tuple(slots), tuple(params), self.span(node))
+
+    def field(self, field: Tree) -> ast.Slot | ast.Param:
+        key_tok, phrases = field.children[0], field.children[1:]
+        key = str(key_tok)
+        if key not in SLOTS and key not in PARAMS:
+            raise self.error(f"unknown slot or setting `{key}`{suggest(key, SLOTS + PARAMS)}", key_tok,
+                             hint="slots: " + ", ".join(SLOTS) + "; settings: " + ", ".join(PARAMS)
+                             + " (a list goes on to the next line only after a comma)")
+        if not phrases:
+            raise self.error(f"`{key}` needs a value", key_tok)
+        if key in SLOTS and phrases[0].data == "blend":
+            return self.blend(key, phrases[0], field)
+        if key in SLOTS:
+            return ast.Slot(key, tuple(self.phrase(key, p) for p in phrases), self.span(field))
+        if phrases[0].data == "blend":
+            raise self.error(f"`{key}` is a setting; only slots ({', '.join(SLOTS[:-1])}) can be blended",
+                             phrases[0].children[0])
+        return self.param(key, key_tok, phrases, field)
 
     def blend(self, slot: str, node: Tree, field: Tree) -> ast.Slot:
         keyword, parts = node.children[0], node.children[1:]

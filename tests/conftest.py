@@ -79,16 +79,16 @@ def in_tmp(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="session")
 def tiny():
-    """One builtin:tiny pipeline for the whole run (render restores the scheduler it swaps)."""
-    from promptlang.models import load_pipeline
+    """One builtin:tiny pipeline for the whole run (renders never change it: they use views of it)."""
+    from promptlang.diffusion.models import load_pipeline
     return load_pipeline("builtin:tiny", "cpu")
 
 
 @pytest.fixture
 def tiny_cli(tiny, monkeypatch, in_tmp):
     """Run `promptlang ...` in-process; every model load gets the one shared tiny pipeline."""
-    import promptlang.models
+    import promptlang.diffusion.models
     from promptlang.cli import main
 
-    monkeypatch.setattr(promptlang.models, "load_pipeline", lambda model, device="cpu", **kw: tiny)
+    monkeypatch.setattr(promptlang.diffusion.models, "load_pipeline", lambda model, device="cpu", **kw: tiny)
     return lambda *argv: main(list(argv))

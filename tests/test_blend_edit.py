@@ -251,8 +251,8 @@ def test_compel_blend_parses_in_compel_to_our_blend(source):
     pytest.importorskip("compel")
     from compel import Compel
 
-    from promptlang.encode import to_conjunction
-    from promptlang.models import build_tiny
+    from promptlang.diffusion.encode import to_conjunction
+    from promptlang.diffusion.models import build_tiny
 
     tok = build_tiny("sd").tokenizer  # CLIP's tokenizer: fragments compare as tokens
     (p,) = compiled(source).prompts
@@ -285,7 +285,7 @@ torch = pytest.importorskip("torch")
 
 @pytest.fixture(scope="module")
 def pipes():
-    from promptlang.models import build_tiny
+    from promptlang.diffusion.models import build_tiny
 
     return {kind: build_tiny(kind) for kind in ("sd", "sdxl")}
 
@@ -294,7 +294,7 @@ def pipes():
 def test_blend_embeddings_equal_compels_blend(pipes, kind):
     from compel import CompelForSD, CompelForSDXL
 
-    from promptlang.encode import encode
+    from promptlang.diffusion.encode import encode
 
     pipe = pipes[kind]
     (p,) = compiled('prompt a {\n subject blend "a dog":0.6, "a bowl of fruit":0.4\n style "oil painting":1.2\n'
@@ -320,7 +320,7 @@ def test_blend_embeddings_equal_compels_blend(pipes, kind):
 
 def test_blend_weights_are_shares():
     """Weights 3 and 2 mean 0.6 and 0.4, as in Compel (normalized by their sum)."""
-    from promptlang.encode import to_conjunction
+    from promptlang.diffusion.encode import to_conjunction
 
     (p,) = compiled('prompt a { subject blend "a":3, "b":2 }').prompts
     (blend,) = to_conjunction(p.segments[0].positive).prompts
@@ -328,11 +328,13 @@ def test_blend_weights_are_shares():
 
 
 def test_staged_prompt_encodes_every_stage_at_one_length(pipes):
-    from promptlang.encode import encode, stage_tensors
+    from promptlang.diffusion.encode import encode
 
     long = ", ".join(["a very long description of a lighthouse"] * 12)
     (p,) = compiled(f'prompt a {{ subject "a cat" -> "{long}" at 0.5 }}').prompts
-    stages = stage_tensors(encode(p, pipes["sd"]))
+    conditioning = encode(p, pipes["sd"])
+    stages = conditioning.segments
+    assert conditioning.starts == [0.0, 0.5] and stages[0] == dict(conditioning)
     assert len(stages) == 2
     assert stages[0]["prompt_embeds"].shape == stages[1]["prompt_embeds"].shape
     assert stages[0]["prompt_embeds"].shape[1] > 77
@@ -371,8 +373,8 @@ def _spy(pipe):
 @pytest.mark.parametrize("kind", ["sd", "sdxl"])
 @pytest.mark.parametrize("steps,at,switch", [(6, "0.5", 3), (10, "0.35", 3), (7, "0.99", 6), (4, "0.2", 0)])
 def test_conditioning_switches_at_the_right_step(pipes, kind, steps, at, switch):
-    from promptlang.encode import encode
-    from promptlang.render import render
+    from promptlang.diffusion.encode import encode
+    from promptlang.jobs.render import render
 
     pipe = pipes[kind]
     result = compiled(SWITCH.replace("at 0.5", f"at {at}"))
@@ -391,7 +393,7 @@ def test_conditioning_switches_at_the_right_step(pipes, kind, steps, at, switch)
 
 @pytest.mark.parametrize("kind", ["sd", "sdxl"])
 def test_at_0_and_at_1_equal_plain_renders(pipes, kind):
-    from promptlang.render import render
+    from promptlang.jobs.render import render
 
     pipe = pipes[kind]
     result = compiled(SWITCH)
@@ -410,8 +412,8 @@ def test_at_0_and_at_1_equal_plain_renders(pipes, kind):
 
 def test_second_order_scheduler_switches_by_iteration(pipes):
     """Heun evaluates the UNet 2N-1 times for N steps; `at` is a fraction of those."""
-    from promptlang.encode import encode
-    from promptlang.render import render
+    from promptlang.diffusion.encode import encode
+    from promptlang.jobs.render import render
 
     pipe = pipes["sd"]
     result = compiled(SWITCH)
@@ -429,7 +431,7 @@ def test_second_order_scheduler_switches_by_iteration(pipes):
 
 
 def test_blend_renders_and_reproduces(pipes):
-    from promptlang.render import render
+    from promptlang.jobs.render import render
 
     result = compiled('prompt a { subject blend "a dog":0.6, "a bowl of fruit":0.4 }\n'
                       'prompt dog { subject "a dog" }')
@@ -443,13 +445,14 @@ def test_blend_renders_and_reproduces(pipes):
 def test_cli_render_and_reproduce_an_edited_prompt(tiny_cli, write, capsys):
     from PIL import Image
 
-    from promptlang.provenance import read
+    from promptlang.artifacts.records import read
 
     path = write("e.prompt", 'prompt e {\n subject "a" "cat" -> "dog" at 0.5 "on a mat"\n'
                              ' seed 9\n steps 4\n size 64x64\n}\n')
     assert tiny_cli("render", str(path), "--model", "builtin:tiny", "-o", "out", "-q") == 0
     (png,) = (path.parent / "out").glob("*.png")
-    info, parameters = read(png)
+    found = read(png)
+    info, parameters = found.render, found.parameters
     assert info["ir"]["segments"][1]["start"] == 0.5
     assert parameters.startswith("a [cat:dog:0.5] on a mat")
     capsys.readouterr()
@@ -463,7 +466,7 @@ def test_cli_render_and_reproduce_an_edited_prompt(tiny_cli, write, capsys):
 
 
 def test_embed_cli_writes_every_stage(tiny_cli, write, capsys):
-    from promptlang.encode import load_embeddings
+    from promptlang.artifacts.embeddings import load as load_embeddings
 
     path = write("e.prompt", 'prompt e { subject "a cat" -> "a dog" at 0.25 }\n')
     assert tiny_cli("embed", str(path), "--model", "builtin:tiny", "-o", "emb") == 0

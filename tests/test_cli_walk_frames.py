@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-import promptlang.models
-from promptlang import latent
+import promptlang.diffusion.models
+from promptlang.artifacts import records
 from promptlang.cli import main
 
 pytest.importorskip("torch")
@@ -27,7 +27,7 @@ def made(tiny, tmp_path_factory):
     root = tmp_path_factory.mktemp("made")
     (root / "w.prompt").write_text(SRC, encoding="utf-8")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(promptlang.models, "load_pipeline", lambda model, device="cpu", **kw: tiny)
+        mp.setattr(promptlang.diffusion.models, "load_pipeline", lambda model, device="cpu", **kw: tiny)
         mp.chdir(root)
         common = ["--model", "builtin:tiny", "--no-cache"]
         assert main(["walk", "w.prompt", "--from", "cat", "--to", "dog", "--frames", "3", "-o", "walk", *common]) == 0
@@ -113,7 +113,7 @@ def test_show_a_sheet_tile_says_its_row_and_column(tiny_cli, made, capsys):
 def test_show_json_of_a_frame_is_its_walk_record(tiny_cli, made, capsys):
     path = made / "walk" / "walk-cat-dog-001.png"
     code, out, _ = run(tiny_cli, capsys, "show", str(path), "--json")
-    assert code == 0 and json.loads(out) == latent.read_record(path)
+    assert code == 0 and json.loads(out) == records.read(path).walk
     code, out, _ = run(tiny_cli, capsys, "show", str(made / "walk" / "walk-cat-dog-000.png"), "--json")
     assert code == 0 and json.loads(out)["prompt"] == "cat"  # an endpoint: its render record, as before
 
@@ -142,7 +142,7 @@ def test_reproduce_a_frame_between_the_endpoints_is_pixel_identical(tiny_cli, ma
     assert np.array_equal(pixels(again), pixels(original))
     for end in ("walk-cat-dog-000.png", "walk-cat-dog-002.png"):  # a real mix, not an endpoint
         assert not np.array_equal(pixels(again), pixels(made / "walk" / end))
-    assert latent.read_record(again) == latent.read_record(original)  # it can be shown and reproduced again
+    assert records.read(again).walk == records.read(original).walk  # it can be shown and reproduced again
     code, out, _ = run(tiny_cli, capsys, "show", str(again))
     assert code == 0 and "frame 1 (t=0.500) of 3 frames" in out
 
@@ -201,10 +201,10 @@ class Raw(str):
 def _tamper(src, dst, change):
     """Copy a frame PNG with its `promptlang-walk` chunk changed (``change`` edits the record, or returns Raw text)."""
     image = Image.open(src)
-    record = json.loads(image.text[latent.CHUNK])
+    record = json.loads(image.text[records.WALK])
     text = change(record)
     meta = PngInfo()
-    meta.add_itxt(latent.CHUNK, text if isinstance(text, Raw) else json.dumps(record))
+    meta.add_itxt(records.WALK, text if isinstance(text, Raw) else json.dumps(record))
     image.save(dst, pnginfo=meta)
 
 

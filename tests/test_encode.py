@@ -22,10 +22,11 @@ from promptlang.settings import Settings as Params  # noqa: E402
 def Prompt(name, positive, negative, settings) -> _Prompt:
     """A prompt of one segment."""
     return _Prompt(name, (Segment(0.0, positive, negative),), settings)
-from promptlang.models import load_pipeline, save_tiny  # noqa: E402
+from promptlang.diffusion.models import load_pipeline, save_tiny  # noqa: E402
+from promptlang.artifacts import embeddings  # noqa: E402
 
 # `promptlang.encode` is the function in the package namespace; the module is this:
-enc = importlib.import_module("promptlang.encode")
+enc = importlib.import_module("promptlang.diffusion.encode")
 
 TOL = 1e-5
 
@@ -277,11 +278,11 @@ def test_cache_key_changes_with_what_matters(pipes):
         Prompt("p", base.segments[0].positive, (F("blurry", 1.2, join=""),), Params()),
         Prompt("p", base.segments[0].positive, (), Params()),
     ]
-    keys = {enc.cache_key(p, ident) for p in [base] + variants}
+    keys = {enc.cache_key(p.segments[0], ident) for p in [base] + variants}
     assert len(keys) == 1 + len(variants)
-    # the name and render params do not change the tensors, so not the key either
-    assert enc.cache_key(Prompt("q", base.segments[0].positive, base.segments[0].negative, Params(steps=5)), ident) == \
-        enc.cache_key(base, ident)
+    # the segment's start does not change its tensors, so not the key either
+    assert enc.cache_key(Segment(0.4, base.segments[0].positive, base.segments[0].negative), ident) == \
+        enc.cache_key(base.segments[0], ident)
 
 
 def test_identity_changes_with_the_weights(pipes):
@@ -305,14 +306,14 @@ def test_damaged_cache_entry_is_re_encoded(pipes, tmp_path):
     entry.write_bytes(b"garbage")
     again = enc.encode(prompt, pipe, cache_dir=tmp_path)
     assert torch.equal(first["prompt_embeds"], again["prompt_embeds"])
-    assert enc.load_embeddings(entry)[1]["key"] == entry.stem  # rewritten
+    assert embeddings.load(entry)[1]["key"] == entry.stem  # rewritten
 
 
 def test_save_load_round_trip(tmp_path, encoded):
     tensors = encoded["sdxl"]["long"]
     meta = {"model": "builtin:tiny-sdxl", "source": "prompt dragon { subject \"a dragon\" }", "é": "ü"}
-    path = enc.save_embeddings(tmp_path / "sub" / "dragon.safetensors", tensors, meta)
-    loaded, loaded_meta = enc.load_embeddings(path)
+    path = embeddings.save(tmp_path / "sub" / "dragon.safetensors", tensors, meta)
+    loaded, loaded_meta = embeddings.load(path)
     assert loaded.keys() == tensors.keys()
     assert all(torch.equal(loaded[k], tensors[k]) for k in tensors)
     assert loaded_meta == meta
@@ -325,7 +326,7 @@ def test_load_embeddings_errors(tmp_path, content):
     if content is not None:
         path.write_bytes(content)
     with pytest.raises(PromptError, match="e.safetensors"):
-        enc.load_embeddings(path)
+        embeddings.load(path)
 
 
 def test_default_cache_dir(monkeypatch, tmp_path):
@@ -339,17 +340,18 @@ def test_import_does_not_import_torch():
     import subprocess
     import sys
 
-    code = "import promptlang.encode, sys; print('torch' in sys.modules, 'compel' in sys.modules)"
+    code = ("import promptlang.diffusion.encode, promptlang.artifacts.embeddings, sys; "
+            "print('torch' in sys.modules, 'compel' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
 
 
 def test_package_attribute_stays_callable():
-    """`promptlang.encode(...)` works even after `from promptlang.encode import …`."""
+    """`promptlang.encode(...)` is the function, even after `from promptlang.diffusion.encode import …`."""
     import subprocess
     import sys
 
-    code = ("import promptlang; from promptlang.encode import save_embeddings; "
-            "print(callable(promptlang.encode))")
+    code = ("import promptlang; from promptlang.diffusion.encode import pad_lengths; "
+            "print(callable(promptlang.encode) and promptlang.encode.__name__ == 'encode')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["True"]

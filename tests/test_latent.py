@@ -6,9 +6,13 @@ import pytest
 from PIL import Image
 
 import promptlang
-from promptlang import latent
+from promptlang.artifacts import records
+from promptlang.diffusion import interpolate as latent
+from promptlang.diffusion.models import wrap
 from promptlang.errors import PromptError
-from promptlang.render import effective
+from promptlang.jobs import walk as walk_job
+from promptlang.jobs.backend import Frames, Local
+from promptlang.jobs.common import prepare as effective
 
 torch = pytest.importorskip("torch")
 
@@ -33,6 +37,21 @@ def plain(tiny, compiled):
 
 def eff(compiled, name):
     return effective(compiled.prompt(name), model="builtin:tiny")
+
+
+def frames(pipe, prompts, positions):
+    """The images of a walk or grid at ``positions``, rendered on ``pipe`` through the job's task."""
+    model = wrap(pipe, prompts[0].settings.model)
+    ((_, made),) = Local(models={model.id: model}).run([Frames(tuple(prompts), tuple(positions))])
+    return [np.asarray(image) for _, _, image in made]
+
+
+def walk_frames(pipe, a, b, n):
+    return frames(pipe, [a, b], [(i / (n - 1), 0.0) for i in range(n)])
+
+
+def grid_frames(pipe, a, b, c, d, k):
+    return frames(pipe, [a, b, c, d], [(col / (k - 1), row / (k - 1)) for row in range(k) for col in range(k)])
 
 
 @pytest.fixture
@@ -97,60 +116,60 @@ def test_slerp_is_per_sample_and_checks_shapes():
 
 
 def test_noise_is_what_the_pipeline_draws(tiny):
-    n = latent.noise(tiny, 7, 64, 96)
+    model = wrap(tiny)
+    n = latent.draw(model, 7, 64, 96)[0]
     assert n.shape == (1, 4, 12, 8) and n.dtype == tiny.unet.dtype
-    assert torch.equal(n, latent.noise(tiny, 7, 64, 96)) and not torch.equal(n, latent.noise(tiny, 8, 64, 96))
+    assert torch.equal(n, latent.draw(model, 7, 64, 96)[0]) and not torch.equal(n, latent.draw(model, 8, 64, 96)[0])
 
 
 # --------------------------------------------------------------------------- walks and grids
 
 def test_walk_endpoints_are_the_plain_renders(tiny, compiled, plain):
-    frames = latent.walk_frames(tiny, eff(compiled, "cat"), eff(compiled, "dog"), 4)
-    pixels = [np.asarray(f.image) for f in frames]
-    assert [f.t for f in frames] == [0, 1 / 3, 2 / 3, 1]
+    pixels = walk_frames(tiny, eff(compiled, "cat"), eff(compiled, "dog"), 4)
     assert np.array_equal(pixels[0], plain["cat"]) and np.array_equal(pixels[-1], plain["dog"])
     assert not np.array_equal(pixels[1], pixels[0]) and not np.array_equal(pixels[1], pixels[2])
-    assert frames[0].endpoint.name == "cat" and frames[1].endpoint is None and frames[1].weights == \
-        {"cat": pytest.approx(2 / 3, abs=1e-6), "dog": pytest.approx(1 / 3, abs=1e-6)}
-    again = latent.walk_frames(tiny, eff(compiled, "cat"), eff(compiled, "dog"), 4)
-    assert all(np.array_equal(np.asarray(f.image), p) for f, p in zip(again, pixels))  # reproducible
+    again = walk_frames(tiny, eff(compiled, "cat"), eff(compiled, "dog"), 4)
+    assert all(np.array_equal(a, p) for a, p in zip(again, pixels))  # reproducible
+    assert latent.shares(["cat", "dog"], 1 / 3, 0.0) == {"cat": pytest.approx(2 / 3, abs=1e-6),
+                                                         "dog": pytest.approx(1 / 3, abs=1e-6)}
+    assert latent.exact_endpoint(2, 0.0, 0.0) == 0 and latent.exact_endpoint(2, 1 / 3, 0.0) is None
 
 
 def test_walk_endpoints_are_exact_with_an_ancestral_scheduler(tiny, compiled):
     a = effective(compiled.prompt("cat"), model="builtin:tiny", scheduler="euler_a")
     b = effective(compiled.prompt("fruit"), model="builtin:tiny", scheduler="euler_a")
-    frames = latent.walk_frames(tiny, a, b, 2)
-    assert np.array_equal(np.asarray(frames[0].image), np.asarray(promptlang.render(a, pipe=tiny)[0].image))
-    assert np.array_equal(np.asarray(frames[1].image), np.asarray(promptlang.render(b, pipe=tiny)[0].image))
+    pixels = walk_frames(tiny, a, b, 2)
+    assert np.array_equal(pixels[0], np.asarray(promptlang.render(a, pipe=tiny)[0].image))
+    assert np.array_equal(pixels[1], np.asarray(promptlang.render(b, pipe=tiny)[0].image))
 
 
 def test_grid_corners_are_the_four_plain_renders(tiny, compiled, plain):
     names = ["cat", "dog", "fruit", "tower"]
-    frames = latent.grid_frames(tiny, *(eff(compiled, n) for n in names), 3)
-    assert len(frames) == 9 and all(f.image.size == (64, 64) for f in frames)
+    pixels = grid_frames(tiny, *(eff(compiled, n) for n in names), 3)
+    assert len(pixels) == 9 and all(p.shape == (64, 64, 3) for p in pixels)
     corners = {0: "cat", 2: "dog", 6: "fruit", 8: "tower"}
     for index, name in corners.items():
-        assert np.array_equal(np.asarray(frames[index].image), plain[name]), name
-    centre = frames[4]
-    assert (centre.row, centre.col, centre.u, centre.v) == (1, 1, 0.5, 0.5)
-    assert centre.weights == {n: 0.25 for n in names}
+        assert np.array_equal(pixels[index], plain[name]), name
+    assert latent.shares(names, 0.5, 0.5) == {n: 0.25 for n in names}
+    assert walk_job.frame_record({}, "grid", names, 4, 0.5, 0.5, 3) == {
+        "frame": 4, "row": 1, "col": 1, "u": 0.5, "v": 0.5, "weights": {n: 0.25 for n in names}}
 
 
-def test_walk_warns_when_settings_differ(tiny, compiled):
-    warnings = []
-    b = effective(compiled.prompt("dog"), model="builtin:tiny", steps=3)
-    latent.walk_frames(tiny, eff(compiled, "cat"), b, 2, warnings=warnings)
-    assert warnings and "steps 3 (not 2)" in warnings[0] and "`cat`'s settings" in warnings[0]
+def test_walk_warns_when_settings_differ(tmp_path):
+    compiled = promptlang.compile_source(SRC.replace("    seed 2\n", "    seed 2\n    steps 3\n"))
+    the_plan = walk_job.plan(compiled, ["cat", "dog"], 2, tmp_path / "w", model="builtin:tiny")
+    assert the_plan.warnings and "steps 3 (not 2)" in the_plan.warnings[0]
+    assert "`cat`'s settings" in the_plan.warnings[0]
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda t, c: latent.walk_frames(t, c[0], c[1], 1), "at least 2 frames"),
-    (lambda t, c: latent.grid_frames(t, *c, 1), "at least 2"),
+@pytest.mark.parametrize("names, count, message", [
+    (["cat", "dog"], 1, "at least 2 frames"),
+    (["cat", "dog", "fruit", "tower"], 1, "at least 2 tiles"),
+    (["cat", "dog", "fruit"], 3, "two endpoints"),
 ])
-def test_frame_counts_are_checked(tiny, compiled, call, message):
-    prompts = [eff(compiled, n) for n in ("cat", "dog", "fruit", "tower")]
+def test_frame_counts_are_checked(compiled, tmp_path, names, count, message):
     with pytest.raises(PromptError, match=message):
-        call(tiny, prompts)
+        walk_job.plan(compiled, names, count, tmp_path / "w", model="builtin:tiny")
 
 
 # --------------------------------------------------------------------------- the command
@@ -167,16 +186,16 @@ def test_walk_command_writes_frames_animation_and_sheet(cli, in_tmp, plain, caps
     gif = Image.open(out / "walk-cat-dog.gif")
     assert gif.n_frames == 3 and gif.size == (64, 64)
     # provenance: every frame has the walk record; endpoint frames are also ordinary renders
-    middle = latent.read_record(out / "walk-cat-dog-001.png")
+    middle = records.read(out / "walk-cat-dog-001.png").walk
     assert middle["kind"] == "walk" and middle["t"] == 0.5 and [e["seed"] for e in middle["endpoints"]] == [1, 2]
     assert middle["source"] == SRC and middle["model"] == "builtin:tiny"
-    info, _ = promptlang.provenance.read(out / "walk-cat-dog-002.png")
+    info = records.read(out / "walk-cat-dog-002.png").render
     assert info["prompt"] == "dog" and info["seed"] == 2
-    with pytest.raises(PromptError, match="no promptlang provenance"):
-        promptlang.provenance.read(out / "walk-cat-dog-001.png")
+    assert records.read(out / "walk-cat-dog-001.png").render is None  # between the endpoints: no render record
     # any frame renders again, pixel for pixel, from its PNG alone
-    again = latent.reproduce(out / "walk-cat-dog-001.png", pipe=promptlang.models.load_pipeline("builtin:tiny"))
-    assert np.array_equal(np.asarray(again), np.asarray(Image.open(out / "walk-cat-dog-001.png").convert("RGB")))
+    again = walk_job.reproduce_frame(records.read(out / "walk-cat-dog-001.png"), in_tmp / "again")
+    assert np.array_equal(np.asarray(Image.open(again).convert("RGB")),
+                          np.asarray(Image.open(out / "walk-cat-dog-001.png").convert("RGB")))
     sheet = Image.open(out / "walk-cat-dog-sheet.png")
     record = json.loads(sheet.text["promptlang-sheet"])
     lay = record["layout"]
@@ -208,16 +227,16 @@ def test_grid_command_writes_tiles_and_a_labelled_grid(cli, in_tmp, plain):
     assert np.array_equal(corner, plain["cat"])
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--from", "cat", "--to", "dgo"], "no prompt named `dgo`.*did you mean `dog`"),
-    (["--grid", "cat", "dog", "fruit", "tower", "--frames", "3"], "a grid's side is --tiles K"),
-    (["--grid", "cat", "dog", "fruit", "towr"], "did you mean `tower`"),
-    (["--grid", "cat", "dog", "fruit", "tower", "--from", "cat"], "not both"),
-    (["--from", "cat"], "needs --from A --to B"),
-    (["--from", "cat", "--to", "dog", "--tiles", "3"], "--image-size"),
+@pytest.mark.parametrize("argv, code, message", [
+    (["--from", "cat", "--to", "dgo"], 1, "no prompt named `dgo`.*did you mean `dog`"),
+    (["--grid", "cat", "dog", "fruit", "tower", "--frames", "3"], 2, "a grid's size is --tiles K"),
+    (["--grid", "cat", "dog", "fruit", "towr"], 1, "did you mean `tower`"),
+    (["--grid", "cat", "dog", "fruit", "tower", "--from", "cat"], 2, "not both"),
+    (["--from", "cat"], 2, "needs --from A --to B"),
+    (["--from", "cat", "--to", "dog", "--tiles", "3"], 2, "--image-size"),
 ])
-def test_walk_errors_are_clear_and_write_nothing(cli, in_tmp, capsys, argv, message):
-    assert cli("walk", "w.prompt", "-o", "out", "--model", "builtin:tiny", *argv) == 1
+def test_walk_errors_are_clear_and_write_nothing(cli, in_tmp, capsys, argv, code, message):
+    assert cli("walk", "w.prompt", "-o", "out", "--model", "builtin:tiny", *argv) == code
     err = capsys.readouterr().err
     assert "Traceback" not in err
     assert __import__("re").search(message, err), err
@@ -225,11 +244,11 @@ def test_walk_errors_are_clear_and_write_nothing(cli, in_tmp, capsys, argv, mess
 
 
 def test_sdxl_walk_endpoints_are_the_plain_renders(compiled):
-    from promptlang.models import load_pipeline
+    from promptlang.diffusion.models import load_pipeline
 
     xl = load_pipeline("builtin:tiny-sdxl", "cpu")
     a = effective(compiled.prompt("cat"), model="builtin:tiny-sdxl")  # a negative: pooled negatives differ
     b = effective(compiled.prompt("fruit"), model="builtin:tiny-sdxl")  # no negative: zeros (SDXL config)
-    frames = latent.walk_frames(xl, a, b, 3)
-    assert np.array_equal(np.asarray(frames[0].image), np.asarray(promptlang.render(a, pipe=xl)[0].image))
-    assert np.array_equal(np.asarray(frames[2].image), np.asarray(promptlang.render(b, pipe=xl)[0].image))
+    pixels = walk_frames(xl, a, b, 3)
+    assert np.array_equal(pixels[0], np.asarray(promptlang.render(a, pipe=xl)[0].image))
+    assert np.array_equal(pixels[2], np.asarray(promptlang.render(b, pipe=xl)[0].image))

@@ -1,4 +1,4 @@
-"""promptlang.models: tiny random-weight pipelines, loading by path / id / file, errors."""
+"""promptlang.diffusion.models: tiny random-weight pipelines, loading by path / id / file, errors."""
 from __future__ import annotations
 
 import sys
@@ -9,7 +9,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 
 from promptlang.errors import PromptError  # noqa: E402
-from promptlang.models import build_tiny, is_test_model, load_pipeline, model_kind, save_tiny  # noqa: E402
+from promptlang.diffusion.models import build_tiny, is_test_model, load, load_pipeline, model_kind, save_tiny  # noqa: E402
 
 KINDS = [("sd", "StableDiffusionPipeline"), ("sdxl", "StableDiffusionXLPipeline")]
 
@@ -35,7 +35,7 @@ def saved(tmp_path_factory):
 def test_import_does_not_import_torch():
     import subprocess
 
-    code = "import promptlang.models, sys; print('torch' in sys.modules, 'diffusers' in sys.modules)"
+    code = "import promptlang.diffusion.models, sys; print('torch' in sys.modules, 'diffusers' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
 
@@ -45,7 +45,8 @@ def test_build_tiny(kind, cls):
     pipe = build_tiny(kind)
     assert type(pipe).__name__ == cls
     assert model_kind(pipe) == kind
-    assert is_test_model(pipe) and pipe._promptlang_model.startswith("builtin:tiny")
+    assert is_test_model(pipe)
+    assert not [k for k in vars(pipe) if k.startswith("_promptlang")]  # nothing of ours is kept on the pipeline
     assert pipe.vae_scale_factor == 8
     with torch.no_grad():  # a real VAE's geometry: 64x64 pixels -> 8x8 latents with 4 channels
         latents = pipe.vae.encode(torch.zeros(1, 3, 64, 64)).latent_dist.mean
@@ -81,7 +82,9 @@ def test_save_and_load_by_path(saved, kind, cls):
     assert model_kind(pipe) == kind
     assert pipe.dtype == torch.float32
     assert is_test_model(pipe)
-    assert pipe._promptlang_model == str(saved[kind])
+    model = load(str(saved[kind]), "cpu")
+    assert (model.id, model.kind, model.test_model, model.native) == (str(saved[kind]), kind, True,
+                                                                      1024 if kind == "sdxl" else 512)
     assert _same_weights(pipe, build_tiny(kind))
 
 
@@ -118,7 +121,7 @@ def test_unknown_hf_id_names_id_and_cache(tmp_path, monkeypatch):
     text = str(err.value)
     assert "promptlang-test/no-such-model" in text
     assert str(tmp_path / "hub") in text
-    assert "huggingface-cli download promptlang-test/no-such-model" in text
+    assert "hf download promptlang-test/no-such-model" in text
 
 
 def test_hf_id_from_the_local_cache(tmp_path, monkeypatch):
@@ -131,7 +134,7 @@ def test_hf_id_from_the_local_cache(tmp_path, monkeypatch):
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text(commit)
     pipe = load_pipeline("someone/tiny-sd", "cpu")
-    assert model_kind(pipe) == "sd" and pipe._promptlang_model == "someone/tiny-sd"
+    assert model_kind(pipe) == "sd" and load("someone/tiny-sd", "cpu").id == "someone/tiny-sd"
     assert _same_weights(pipe, build_tiny("sd"))
 
 
@@ -156,7 +159,7 @@ def _checkpoint(path, keys):
 
 @pytest.mark.parametrize("keys,words", [
     (["model.diffusion_model.output_blocks.11.0.skip_connection.weight"],
-     ["stable-diffusion-v1-5/stable-diffusion-v1-5", "huggingface-cli download", "config="]),
+     ["stable-diffusion-v1-5/stable-diffusion-v1-5", "hf download", "config="]),
     (["conditioner.embedders.1.model.transformer.resblocks.9.mlp.c_proj.bias"],
      ["stabilityai/stable-diffusion-xl-base-1.0"]),
     (["lora_unet_down_blocks_0.alpha"], ["not a Stable Diffusion checkpoint"]),

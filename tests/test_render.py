@@ -108,7 +108,7 @@ def test_no_model_anywhere_is_a_clear_error(write, capsys, tmp_path, monkeypatch
 
 
 def test_saved_tiny_model_renders_like_builtin(tmp_path, tiny):
-    from promptlang.models import load_pipeline, save_tiny
+    from promptlang.diffusion.models import load_pipeline, save_tiny
 
     folder = save_tiny(tmp_path / "tiny-sd", "sd")
     loaded = load_pipeline(str(folder), "cpu")
@@ -119,7 +119,7 @@ def test_saved_tiny_model_renders_like_builtin(tmp_path, tiny):
 
 
 def test_sdxl_tiny_renders(tmp_path):
-    from promptlang.models import load_pipeline
+    from promptlang.diffusion.models import load_pipeline
 
     pipe = load_pipeline("builtin:tiny-sdxl", "cpu")
     (prompt,) = promptlang.compile_source(SRC).prompts
@@ -131,7 +131,7 @@ def test_sdxl_tiny_renders(tmp_path):
 def test_fp16_render_on_cuda():
     import torch
 
-    from promptlang.models import load_pipeline
+    from promptlang.diffusion.models import load_pipeline
 
     pipe = load_pipeline("builtin:tiny", "cuda")
     assert pipe.unet.dtype == torch.float16
@@ -150,7 +150,8 @@ TWO = SRC + '''prompt dog extends cat {
 def test_embed_cli_files_metadata_and_round_trip(write, tmp_path, capsys, monkeypatch, tiny):
     import torch
 
-    from promptlang.encode import encode, load_embeddings
+    from promptlang.artifacts.embeddings import load as load_embeddings
+    from promptlang.diffusion.encode import encode
 
     monkeypatch.chdir(tmp_path)
     path = write("two.prompt", TWO)
@@ -178,13 +179,13 @@ def test_embed_cli_files_metadata_and_round_trip(write, tmp_path, capsys, monkey
 
 
 def test_python_api_names_work_after_importing_the_modules(tiny):
-    import promptlang.encode as encode_module
-    import promptlang.render as render_module
+    import promptlang.diffusion.encode as encode_module
+    import promptlang.jobs.render as render_module
 
     (prompt,) = promptlang.compile_source(SRC).prompts
     assert promptlang.encode(prompt, tiny)["prompt_embeds"].shape[0] == 1
     assert promptlang.render(prompt, pipe=tiny)[0].seed == 11
-    assert render_module(prompt, pipe=tiny)[0].seed == 11 and callable(encode_module)
+    assert render_module.render(prompt, pipe=tiny)[0].seed == 11 and encode_module.encode is promptlang.encode
 
 
 def _tamper(src, dst, change):
@@ -272,10 +273,10 @@ def test_out_naming_a_file_is_a_clear_error(write, tmp_path, capsys, monkeypatch
 
 
 def test_build_render_loads_each_model_once(write, tmp_path, monkeypatch, tiny, capsys):
-    import promptlang.models
+    import promptlang.diffusion.models
 
     calls = []
-    monkeypatch.setattr(promptlang.models, "load_pipeline", lambda model, device="cpu", **kw: calls.append(model) or tiny)
+    monkeypatch.setattr(promptlang.diffusion.models, "load_pipeline", lambda model, device="cpu", **kw: calls.append(model) or tiny)
     write("src/a.prompt", SRC)
     write("src/b.prompt", SRC.replace("prompt cat", "prompt hat"))
     assert main(["build", str(tmp_path / "src"), "-o", str(tmp_path / "out"), "--render", "builtin:tiny"]) == 0

@@ -7,7 +7,8 @@ import pytest
 from PIL import Image
 
 import promptlang
-from promptlang import sheet
+from promptlang.artifacts.grid import labelled_grid
+from promptlang.jobs import sheet
 from promptlang.errors import PromptError
 
 SRC = '''use core
@@ -36,14 +37,14 @@ def cli(tiny_cli, in_tmp):
 
 def test_labelled_grid_geometry():
     tiles = [[Image.new("RGB", (64, 48), (i * 40, j * 40, 0)) for j in range(3)] for i in range(2)]
-    lay = sheet.labelled_grid(tiles, row_labels=["first row", "second"], col_labels=["a", "b", "a long column label"])
+    lay = labelled_grid(tiles, row_labels=["first row", "second"], col_labels=["a", "b", "a long column label"])
     assert lay.left > 0 and lay.top > 0 and lay.caption == 0
     assert lay.image.size == (lay.left + 3 * 64, lay.top + 2 * 48)
     cell = np.asarray(lay.image)[lay.top + 48:lay.top + 96, lay.left + 128:lay.left + 192]
     assert (cell == (40, 80, 0)).all()  # tile (1, 2) is where it belongs
     margin = np.asarray(lay.image)[:lay.top, lay.left:]
     assert (margin != 255).any()  # the labels are drawn
-    bare = sheet.labelled_grid(tiles)
+    bare = labelled_grid(tiles)
     assert bare.image.size == (192, 96)
 
 
@@ -77,7 +78,8 @@ def test_sheet_command_rows_are_vary_values_columns_are_seeds(cli, in_tmp, tiny)
     # each tile is an ordinary render with provenance: its IR holds the varied slot
     tile = record["tiles"][3]  # row 1 (dali), column 1 (seed 2)
     assert (tile["row"], tile["col"], tile["seed"], tile["vary"]) == (1, 1, 2, "style=dali")
-    info, params = promptlang.provenance.read(in_tmp / tile["file"])
+    found = promptlang.artifacts.records.read(in_tmp / tile["file"])
+    info, params = found.render, found.parameters
     prompt = promptlang.ir.from_json(info["ir"])
     assert "Dal" in promptlang.ir.join_text(prompt.segments[0].positive) and info["seed"] == 2 and "Seed: 2" in params
     again = promptlang.render(prompt, pipe=tiny, seed=2)[0].image

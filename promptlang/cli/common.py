@@ -7,10 +7,6 @@ from pathlib import Path
 
 from ..errors import PromptError
 
-TEST_MODEL_NOTE = ("{model} is a tiny random-weight test model: it renders noise, in about a second on a CPU. "
-                   "It proves the whole path works; give a real model with --model or `model` in the file.")
-
-
 def search_dirs(catalogs=()) -> list[Path]:
     """The ``--catalogs`` folders, then those of $PROMPTLANG_CATALOGS."""
     dirs = [Path(d) for d in catalogs]
@@ -47,11 +43,9 @@ def print_warnings(warnings) -> None:
 
 def check_free(paths, overwrite: bool) -> None:
     """Refuse, before anything is made, to replace files unless --overwrite says so."""
-    existing = [str(p) for p in paths if Path(p).exists()]
-    if existing and not overwrite:
-        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
-        raise PromptError(f"{existing[0]} already exists{more}",
-                          hint="pass --overwrite to replace, or choose another output with -o")
+    from ..jobs.common import check_free as check
+
+    check(paths, overwrite)
 
 
 def write_atomic(path: str | Path, data: bytes) -> None:
@@ -62,21 +56,13 @@ def write_atomic(path: str | Path, data: bytes) -> None:
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise PromptError(f"--out {path}: the folder {folder} does not exist")
-    from ..files import atomic_path
+    from ..artifacts.atomic import write_bytes
 
-    with atomic_path(folder / path.name) as tmp:
-        Path(tmp).write_bytes(data)
-
-
-def note_test_model(model: str | None) -> None:
-    from ..models import BUILTIN
-
-    if model in BUILTIN:
-        print("note: " + TEST_MODEL_NOTE.format(model=model), file=sys.stderr)
+    write_bytes(folder / path.name, data)
 
 
 def cache_dir(no_cache: bool):
-    from ..encode import default_cache_dir
+    from ..diffusion.encode import default_cache_dir
 
     return None if no_cache else default_cache_dir()
 

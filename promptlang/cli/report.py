@@ -24,8 +24,9 @@ class Reporter:
         kind = event.kind
         if kind == "progress":
             self._progress(event)
-        elif kind == "file":
-            self._line(event.message or str(event.path), sys.stdout)
+        elif kind == "file":  # the file, and what it holds
+            text = str(event.path) if event.path is not None else event.message
+            self._line(f"{text}  ({event.message})" if event.path is not None and event.message else text, sys.stdout)
         elif kind == "info":
             if not self.quiet:
                 self._line(event.message, sys.stdout)

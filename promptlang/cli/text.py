@@ -151,53 +151,48 @@ def build(paths, out, targets, render, steps, image_size, overwrite, quiet, cata
     if out.exists() and not out.is_dir():
         raise PromptError(f"--out {out} is a file, not a folder")
     files = prompt_files(paths)
-    built = []  # (path, result, texts, prompts to render)
+    built = []  # (path, result, texts, render plan or None)
     planned: list[Path] = []
     for path in files:  # everything compiled and checked before anything is written
         try:
             result = compile_path(path, catalogs)
             texts = {t: render_text(result, t, None) for t in targets}
-            prompts = _render_plan(result, render, steps, image_size)
+            renders = _render_plan(result, render, steps, image_size, out / "renders" / path.stem)
         except PromptError as exc:
             report.error(str(exc))
             continue
-        built.append((path, result, texts, prompts))
+        built.append((path, result, texts, renders))
         planned += [out / f"{path.stem}.{t}" for t in targets]
-        if render:
-            planned += _render_files(prompts, out / "renders" / path.stem)
+        planned += renders.files if renders else []
     check_free(planned, overwrite)
     out.mkdir(parents=True, exist_ok=True)
-    pipes: dict = {}  # with --render: each model is loaded once for all the files
-    for path, result, texts, prompts in built:
+    backend = None  # with --render: one backend, so each model is loaded once for all the files
+    for path, result, texts, renders in built:
         report.warnings(result.warnings)
         for target, (text, warnings) in texts.items():
             report.warnings(warnings)
             write_atomic(out / f"{path.stem}.{target}", text.encode("utf-8"))
-        report(Event("file", f"{path}: {len(result.prompts)} prompts -> {out}/{path.stem}.{{{','.join(targets)}}}",
-                     path=out))
-        if render:
-            from .render import render_to_folder
+        report(Event("info", f"{path}: {len(result.prompts)} prompts -> {out}/{path.stem}.{{{','.join(targets)}}}"))
+        if renders:
+            from ..jobs import render as job
+            from ..jobs.backend import Local
 
-            render_to_folder(result, prompts, out / "renders" / path.stem, progress=False, overwrite=overwrite,
-                             pipes=pipes)
+            backend = backend or Local()
+            job.run(renders, backend=backend, report=report)
+    report.close()
     report(Event("info", f"built {len(built)} of {len(files)} files into {out}/"))
     return 1 if report.failures else 0
 
 
-def _render_plan(result, model, steps, image_size):
+def _render_plan(result, model, steps, image_size, folder: Path):
+    """What `build --render` renders for one file (checked, nothing rendered); None without --render."""
     if not model:
-        return []
-    from ..render import effective
+        return None
+    from ..jobs import render as job
 
     width, height = image_size or (None, None)
-    return [effective(p, model=model, steps=steps, width=width, height=height) for p in result.prompts]
-
-
-def _render_files(prompts, folder: Path) -> list[Path]:
-    from ..render import Rendered
-
-    return [folder / Rendered(None, p, p.settings.seed + i, i, p.settings.model, False).filename
-            for p in prompts for i in range(p.settings.images)]
+    return job.plan(result.prompts, folder, source=job.Source.of(result), overwrite=True, model=model,
+                    steps=steps, width=width, height=height)
 
 
 # --------------------------------------------------------------------------- tokens

@@ -75,12 +75,19 @@ def _scheduled(prompt, texts: list[str], ats: list[float], warnings) -> str:
     return "".join(first[:head]) + nest(0) + "".join(first[len(first) - tail:])
 
 
-def emit(prompt, warnings=None) -> str:
+def sides(prompt, warnings=None) -> tuple[str, str]:
+    """``(positive, negative)``: the two prompts as AUTOMATIC1111 takes them (negative may be empty)."""
     prompt = lower(prompt, "a1111", warnings)
     segments = prompt.segments
     starts = [s.start for s in segments]
-    out = _scheduled(prompt, [_side(prompt, s.positive, warnings) for s in segments], starts, warnings)
+    positive = _scheduled(prompt, [_side(prompt, s.positive, warnings) for s in segments], starts, warnings)
+    negative = ""
     if any(s.negative for s in segments):
         negatives = [_side(prompt, s.negative, warnings) for s in segments]
-        out += "\nNegative prompt: " + _scheduled(prompt, negatives, starts, warnings)
-    return out
+        negative = _scheduled(prompt, negatives, starts, warnings)
+    return positive, negative
+
+
+def emit(prompt, warnings=None) -> str:
+    positive, negative = sides(prompt, warnings)
+    return positive + ("\nNegative prompt: " + negative if negative else "")

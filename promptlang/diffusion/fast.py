@@ -11,14 +11,19 @@ floating-point reordering.
 """
 from __future__ import annotations
 
+import weakref
+
+# pipelines already made fast (kept here, not as an attribute on the pipeline)
+_APPLIED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
 
 def apply(pipe, *, compile: bool | None = None) -> list[str]:
     """Apply the speed-ups to ``pipe``; returns what was applied (for logs and benchmarks)."""
     import torch
 
     done = []
-    if getattr(pipe, "_promptlang_fast", None):
-        return pipe._promptlang_fast
+    if pipe in _APPLIED:
+        return _APPLIED[pipe]
     try:
         from diffusers.models.attention_processor import AttnProcessor2_0
 
@@ -43,5 +48,5 @@ def apply(pipe, *, compile: bool | None = None) -> list[str]:
         pipe.unet = torch.compile(pipe.unet, mode="max-autotune-no-cudagraphs" if on_cuda else "default",
                                   fullgraph=False)
         done.append("torch.compile(unet)")
-    pipe._promptlang_fast = done
+    _APPLIED[pipe] = done
     return done

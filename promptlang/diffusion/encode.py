@@ -30,10 +30,11 @@ prompts our pooled embedding differs from ``CompelForSDXL``'s on purpose. A blen
 pooled embedding is its parts' pooled embeddings mixed with the blend's normalized
 weights, as Compel mixes the per-token embeddings.
 
-Blends (``ir.Blend``) become a Compel ``Blend`` inside the conjunction. A
-prompt with several segments (a prompt edit) is encoded segment by segment; the
-later segments' tensors come back in the same dict under ``stage1.prompt_embeds`` …,
-all stages padded to one length, for :mod:`promptlang.render` to swap in mid-run.
+The unit of encoding is a segment (:class:`ir.Segment`): a plain prompt has one, a
+prompt edit several. Blends (``ir.Blend``) become a Compel ``Blend`` inside the
+conjunction. :func:`encode` gives a :class:`Conditioning` per prompt: the tensors of its
+first segment (a dict, ready for ``pipe(**tensors)``) with every segment's tensors in
+``.segments``, all padded to one length, for the denoising loop to switch between.
 
 An empty negative side on an SDXL model whose config says ``force_zeros_for_empty_prompt``
 gives zero negative embeddings, as ``pipe(prompt)`` itself would.
@@ -46,18 +47,17 @@ import hashlib
 import json
 import math
 import os
-import sys
 import types
+import weakref
 from pathlib import Path
-from dataclasses import replace
 
-from . import ir
-from .errors import PromptError
+from .. import ir
+from ..errors import PromptError
 
 ENCODE_VERSION = "1"  # bump when the tensors encode() produces for the same input change
 
-__all__ = ["ENCODE_VERSION", "to_conjunction", "encode", "stage_tensors", "pad_lengths", "default_cache_dir",
-           "cache_key", "save_embeddings", "load_embeddings"]
+__all__ = ["ENCODE_VERSION", "Conditioning", "to_conjunction", "encode", "pad_lengths", "default_cache_dir",
+           "cache_key"]
 
 
 # --------------------------------------------------------------------------- IR -> Compel
@@ -236,11 +236,10 @@ def _pad_to(tensor, length: int, empty):
     return tensor
 
 
-def _encode_group(prompts, compels, kind: str, force_zeros: bool, batched: bool) -> list[dict]:
-    """Encode a few prompts with all their text encoders; one dict of tensors each."""
+def _encode_group(segments, compels, kind: str, force_zeros: bool, batched: bool) -> list[dict]:
+    """Encode a few segments with all their text encoders; one dict of tensors each."""
     import torch
 
-    segments = [p.segments[0] for p in prompts]  # one segment each (encode() splits schedules)
     conjunctions = [(to_conjunction(s.positive), to_conjunction(s.negative)) for s in segments]
     per_encoder = []  # for each compel: [(pos, neg), …] per prompt
     with torch.no_grad():
@@ -260,7 +259,7 @@ def _encode_group(prompts, compels, kind: str, force_zeros: bool, batched: bool)
             per_encoder.append((pairs, empty))
 
         out = []
-        for i, prompt in enumerate(prompts):
+        for i in range(len(segments)):
             length = max(t.shape[1] for pairs, _ in per_encoder for t in pairs[i])
             pos = torch.cat([_pad_to(pairs[i][0], length, e) for pairs, e in per_encoder], dim=-1)
             neg = torch.cat([_pad_to(pairs[i][1], length, e) for pairs, e in per_encoder], dim=-1)
@@ -293,30 +292,41 @@ def _encode_group(prompts, compels, kind: str, force_zeros: bool, batched: bool)
 
 # --------------------------------------------------------------------------- public API
 
-def encode(prompts, pipe, *, batch_size: int = 8, cache_dir=None, _batched: bool = True):
-    """Conditioning tensors for IR prompts on a diffusers SD or SDXL pipeline.
+class Conditioning(dict):
+    """A prompt's conditioning: the tensors of its first segment (``prompt_embeds``,
+    ``negative_prompt_embeds`` and for SDXL the pooled pair), ready for
+    ``pipe(**conditioning)``, and ``segments``: one such dict per segment of the prompt
+    (the first included), all padded to one length, with ``starts`` (the fraction of the
+    steps at which each takes over)."""
 
-    ``prompts``: one :class:`ir.Prompt` (returns one dict) or a list (returns a list of
-    dicts, in order). Each dict holds ``prompt_embeds`` and ``negative_prompt_embeds``
-    (shape ``(1, 77*k, D)``, padded to the same length, long prompts chunked by Compel,
-    never truncated) and for SDXL ``pooled_prompt_embeds`` and
-    ``negative_pooled_prompt_embeds``: ready for ``pipe(**tensors, …)``.
+    def __init__(self, segments: list[dict], starts):
+        super().__init__(segments[0])
+        self.segments = list(segments)
+        self.starts = [float(s) for s in starts]
 
-    A blend is encoded as Compel's blend of its parts. A prompt edit's later stages
-    come in the same dict, as ``stage1.prompt_embeds`` … (:func:`stage_tensors` splits
-    them; :func:`promptlang.render.render` switches between them during sampling).
 
-    ``batch_size``: prompts whose text-encoder work is batched together.
+def encode(prompts, model, *, batch_size: int = 8, cache_dir=None, _batched: bool = True):
+    """Conditioning tensors for IR prompts on a diffusers SD or SDXL pipeline (or a
+    :class:`~promptlang.diffusion.models.Model`).
+
+    ``prompts``: one :class:`ir.Prompt` (returns one :class:`Conditioning`) or a list
+    (returns a list, in order). Tensors have shape ``(1, 77*k, D)``: long prompts are
+    chunked by Compel, never truncated, and positive and negative are padded to the
+    same length. A blend is encoded as Compel's blend of its parts.
+
+    ``batch_size``: one-segment prompts whose text-encoder work is batched together (the
+    segments of a prompt edit are encoded each alone, exactly as that text alone would be).
     ``cache_dir``: a folder of ``.safetensors`` files keyed by :func:`cache_key`
     (``None``: no cache). A hit loads the tensors instead of encoding.
     """
-    from .models import model_kind
+    from .models import wrap
 
     single = isinstance(prompts, ir.Prompt)
     prompts = [prompts] if single else list(prompts)
     if not all(isinstance(p, ir.Prompt) for p in prompts):
         raise TypeError("encode() takes promptlang.ir.Prompt objects (see promptlang.compile)")
-    kind = model_kind(pipe)
+    model = wrap(model)
+    pipe, kind = model.pipe, model.kind
     for attr in ("tokenizer", "text_encoder") + (("tokenizer_2", "text_encoder_2") if kind == "sdxl" else ()):
         if getattr(pipe, attr, None) is None:
             raise PromptError(f"the {kind.upper()} pipeline has no {attr}: cannot encode prompts")
@@ -325,36 +335,22 @@ def encode(prompts, pipe, *, batch_size: int = 8, cache_dir=None, _batched: bool
 
     plain = [i for i, prompt in enumerate(prompts) if len(prompt.segments) == 1]
     results: list = [None] * len(prompts)
-    for i, tensors in zip(plain, _encode_plain([prompts[i] for i in plain], pipe, kind, batch_size, cache_dir,
-                                               _batched)):
-        results[i] = tensors
+    encoded = _encode_segments([prompts[i].segments[0] for i in plain], [prompts[i].name for i in plain], model,
+                               batch_size, cache_dir, _batched)
+    for i, tensors in zip(plain, encoded):
+        results[i] = Conditioning([tensors], [0.0])
     for i, prompt in enumerate(prompts):
-        if len(prompt.segments) == 1:
-            continue
-        # each stage on its own, so that it encodes exactly as that text alone would
-        # (batching changes the last bits of SDXL's pooled embedding)
-        stages = [_encode_plain([replace(prompt, segments=(segment,))], pipe, kind, 1, cache_dir, _batched)[0]
-                  for segment in prompt.segments]
-        stages = pad_lengths(stages, pipe, cache_dir=cache_dir)
-        tensors = dict(stages[0])
-        for k, later in enumerate(stages[1:], start=1):
-            tensors.update({f"stage{k}.{name}": t for name, t in later.items()})
-        results[i] = tensors
+        if results[i] is None:
+            # each segment on its own, so that it encodes exactly as that text alone would
+            # (batching changes the last bits of SDXL's pooled embedding)
+            segments = [_encode_segments([segment], [prompt.name], model, 1, cache_dir, _batched)[0]
+                        for segment in prompt.segments]
+            results[i] = Conditioning(pad_lengths(segments, model, cache_dir=cache_dir),
+                                      [segment.start for segment in prompt.segments])
     return results[0] if single else results
 
 
-def stage_tensors(tensors: dict) -> list[dict]:
-    """Split what :func:`encode` gives for a prompt into one pipeline-ready dict per stage."""
-    out = [{name: t for name, t in tensors.items() if not name.startswith("stage")}]
-    k = 1
-    while f"stage{k}.prompt_embeds" in tensors:
-        prefix = f"stage{k}."
-        out.append({name[len(prefix):]: t for name, t in tensors.items() if name.startswith(prefix)})
-        k += 1
-    return out
-
-
-def pad_lengths(tensors: list[dict], pipe, *, cache_dir=None) -> list[dict]:
+def pad_lengths(tensors: list[dict], model, *, cache_dir=None) -> list[dict]:
     """Make every dict's token axis the same length (prompts over 77 tokens have more
     chunks) by appending the encoding of an empty prompt, as Compel pads positive and negative."""
     lengths = {t["prompt_embeds"].shape[1] for t in tensors}
@@ -363,8 +359,7 @@ def pad_lengths(tensors: list[dict], pipe, *, cache_dir=None) -> list[dict]:
     import torch
 
     longest = max(lengths)
-    empty = encode(ir.Prompt("", (ir.Segment(0.0, (), ()),), ir.Settings()), pipe,
-                   cache_dir=cache_dir)["prompt_embeds"]
+    empty = _encode_segments([ir.Segment(0.0, (), ())], [""], model, 1, cache_dir, True)[0]["prompt_embeds"]
     out = []
     for t in tensors:
         t = dict(t)
@@ -377,13 +372,17 @@ def pad_lengths(tensors: list[dict], pipe, *, cache_dir=None) -> list[dict]:
     return out
 
 
-def _encode_plain(prompts, pipe, kind: str, batch_size: int, cache_dir, batched: bool) -> list[dict]:
-    results: list = [None] * len(prompts)
-    keys = [None] * len(prompts)
+def _encode_segments(segments, names, model, batch_size: int, cache_dir, batched: bool) -> list[dict]:
+    from .models import wrap
+
+    model = wrap(model)
+    pipe, kind = model.pipe, model.kind
+    results: list = [None] * len(segments)
+    keys = [None] * len(segments)
     if cache_dir is not None:
         identity = _encoder_identity(pipe, kind)
-        for i, prompt in enumerate(prompts):
-            keys[i] = cache_key(prompt, identity)
+        for i, segment in enumerate(segments):
+            keys[i] = cache_key(segment, identity)
             results[i] = _cache_read(Path(cache_dir), keys[i], pipe)
 
     todo = [i for i, r in enumerate(results) if r is None]
@@ -392,11 +391,11 @@ def _encode_plain(prompts, pipe, kind: str, batch_size: int, cache_dir, batched:
         force_zeros = bool(getattr(pipe.config, "force_zeros_for_empty_prompt", False))
         for start in range(0, len(todo), batch_size):
             group = todo[start:start + batch_size]
-            encoded = _encode_group([prompts[i] for i in group], compels, kind, force_zeros, batched)
+            encoded = _encode_group([segments[i] for i in group], compels, kind, force_zeros, batched)
             for i, tensors in zip(group, encoded):
                 results[i] = tensors
                 if cache_dir is not None:
-                    _cache_write(Path(cache_dir), keys[i], tensors, prompts[i], pipe, kind)
+                    _cache_write(Path(cache_dir), keys[i], tensors, segments[i], names[i], model)
     return results
 
 
@@ -432,16 +431,19 @@ def _encoder_identity(pipe, kind: str) -> str:
     return h.hexdigest()
 
 
+_IDENTITIES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # tokenizer -> (size, identity)
+
+
 def _tokenizer_identity(tok) -> str:
-    cached = getattr(tok, "_promptlang_identity", None)
+    cached = _IDENTITIES.get(tok)
     if cached and cached[0] == len(tok):
         return cached[1]
     vocab = json.dumps(sorted(tok.get_vocab().items()), ensure_ascii=False)
     ident = (f"{type(tok).__name__}|{len(tok)}|{tok.model_max_length}|{tok.pad_token}|"
              f"{hashlib.sha256(vocab.encode()).hexdigest()}")
     try:
-        tok._promptlang_identity = (len(tok), ident)
-    except AttributeError:
+        _IDENTITIES[tok] = (len(tok), ident)
+    except TypeError:  # an object that cannot be weakly referenced: no memo
         pass
     return ident
 
@@ -459,10 +461,9 @@ def _side(fragments) -> list:
     return [[f.text, float(f.weight), f.join] for f in fragments]
 
 
-def cache_key(prompt: ir.Prompt, identity: str) -> str:
-    """sha256 of everything that decides a prompt's tensors: the encoders' identity,
+def cache_key(segment: ir.Segment, identity: str) -> str:
+    """sha256 of everything that decides a segment's tensors: the encoders' identity,
     both sides' fragments (text, weight, join), the encode and Compel versions."""
-    segment = prompt.segments[0]  # the keys of one-segment prompts (encode() splits schedules)
     payload = {"encode": ENCODE_VERSION, "compel": _compel_version(), "encoders": identity,
                "positive": _side(ir.flat(segment.positive)), "negative": _side(segment.negative)}
     if isinstance(segment.positive, ir.Blend):
@@ -475,6 +476,8 @@ def _cache_path(cache_dir: Path, key: str) -> Path:
 
 
 def _cache_read(cache_dir: Path, key: str, pipe):
+    from ..artifacts.embeddings import load as load_embeddings
+
     path = _cache_path(cache_dir, key)
     if not path.is_file():
         return None
@@ -488,58 +491,14 @@ def _cache_read(cache_dir: Path, key: str, pipe):
     return {name: t.to(encoder.device, encoder.dtype) for name, t in tensors.items()}
 
 
-def _cache_write(cache_dir: Path, key: str, tensors: dict, prompt, pipe, kind: str):
-    meta = {"key": key, "kind": kind, "prompt": prompt.name,
-            "model": str(getattr(pipe, "_promptlang_model", None) or getattr(pipe, "name_or_path", "")),
+def _cache_write(cache_dir: Path, key: str, tensors: dict, segment, name: str, model):
+    from ..artifacts.embeddings import save as save_embeddings
+
+    meta = {"key": key, "kind": model.kind, "prompt": name, "model": model.id,
             "promptlang_encode": ENCODE_VERSION,
-            "source": json.dumps({"positive": _side(ir.flat(prompt.segments[0].positive)),
-                                  "negative": _side(prompt.segments[0].negative)},
+            "source": json.dumps({"positive": _side(ir.flat(segment.positive)), "negative": _side(segment.negative)},
                                  ensure_ascii=False)}
     try:
         save_embeddings(_cache_path(cache_dir, key), tensors, meta)
     except (OSError, PromptError):
         pass  # a cache that cannot be written is no reason to fail the encode
-
-
-# --------------------------------------------------------------------------- files
-
-def save_embeddings(path, tensors: dict, metadata: dict | None = None) -> Path:
-    """Write tensors (+ string metadata) to a ``.safetensors`` file, atomically."""
-    from safetensors.torch import save_file
-
-    from .files import atomic_path
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = {name: t.detach().to("cpu").contiguous() for name, t in tensors.items()}
-    meta = {str(k): str(v) for k, v in (metadata or {}).items()}
-    with atomic_path(path) as tmp:
-        save_file(data, tmp, metadata=meta)
-    return path
-
-
-def load_embeddings(path, device=None) -> tuple[dict, dict]:
-    """``(tensors, metadata)`` from a ``.safetensors`` file; ``pipe(**tensors)`` ready."""
-    from safetensors import safe_open
-
-    try:
-        with safe_open(str(path), framework="pt", device=str(device) if device else "cpu") as f:
-            return {name: f.get_tensor(name) for name in f.keys()}, dict(f.metadata() or {})
-    except FileNotFoundError:
-        raise PromptError(f"{path}: no such embeddings file") from None
-    except Exception as exc:  # safetensors raises its own error types for damaged files
-        raise PromptError(f"{path}: not a readable .safetensors embeddings file ({exc})") from None
-
-
-# --------------------------------------------------------------------------- `promptlang.encode(...)`
-
-class _CallableModule(types.ModuleType):
-    """``promptlang.encode`` names both this module and the public function (DESIGN §2).
-    Importing the submodule makes Python bind the package attribute to the *module*,
-    so that ``promptlang.encode(prompts, pipe)`` keeps working, the module answers calls."""
-
-    def __call__(self, *args, **kwargs):
-        return encode(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -4,12 +4,15 @@
 
 * ``builtin:tiny`` / ``builtin:tiny-sdxl``: a tiny random-weight SD / SDXL pipeline
   built in code (:func:`build_tiny`). It renders noise, in about a second on a CPU;
-  it exists to prove the whole path on any machine. Such pipelines carry
-  ``pipe._promptlang_test_model = True`` so callers can say so.
+  it exists to prove the whole path on any machine, and :class:`Model` says so.
 * a local diffusers folder (one with ``model_index.json``);
 * a single-file ``.safetensors`` checkpoint (``from_single_file``; offline this
   needs the matching diffusers config folder, see :func:`_load_single_file`);
 * anything else: a Hugging Face id, looked up in the local HF cache only.
+
+:func:`load` gives a :class:`Model`: the pipeline with what promptlang knows about it
+(its id, SD or SDXL, whether it is a test model). Nothing is stored on the diffusers
+objects themselves, so one loaded pipeline can serve several jobs.
 
 Every failure a user can cause is a :class:`~promptlang.errors.PromptError`.
 torch and diffusers are imported inside the functions: importing this module is cheap.
@@ -17,9 +20,10 @@ torch and diffusers are imported inside the functions: importing this module is 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import PromptError
+from ..errors import PromptError
 
 BUILTIN = {"builtin:tiny": "sd", "builtin:tiny-sdxl": "sdxl"}
 TEST_MODEL_WARNING = "{model} is a random-weight test model: it renders noise"
@@ -75,7 +79,7 @@ def build_tiny(kind: str = "sd", seed: int = 0):
 
     Real tokenizer (the shipped CLIP vocabulary), real VAE downsampling (x8), CLIP text
     encoders of 2 layers x 32, a UNet of two blocks (32, 64 channels). Builds in well
-    under a second on a CPU. The pipeline is marked ``_promptlang_test_model = True``.
+    under a second on a CPU.
     """
     import torch
     from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline, UNet2DConditionModel
@@ -107,7 +111,6 @@ def build_tiny(kind: str = "sd", seed: int = 0):
                 text_encoder_2=CLIPTextModelWithProjection(_text_config()), tokenizer_2=_tokenizer(),
                 unet=unet, scheduler=_scheduler(), image_encoder=None, feature_extractor=None)
     pipe.set_progress_bar_config(disable=True)
-    _mark(pipe, f"builtin:tiny{'' if kind == 'sd' else '-sdxl'}", test_model=True)
     return pipe
 
 
@@ -120,14 +123,55 @@ def save_tiny(path, kind: str = "sd", seed: int = 0) -> Path:
     return path
 
 
-def _mark(pipe, model: str, test_model: bool = False):
-    pipe._promptlang_model = model
-    pipe._promptlang_test_model = test_model
-
-
 def is_test_model(pipe) -> bool:
-    """True for a random-weight test pipeline (``builtin:tiny`` or a saved copy of one)."""
-    return bool(getattr(pipe, "_promptlang_test_model", False))
+    """True for a random-weight test pipeline (``builtin:tiny`` or a saved copy of one):
+    recognised by its text encoder's shape, which no real model has."""
+    config = getattr(getattr(pipe, "text_encoder", None), "config", None)
+    return getattr(config, "hidden_size", None) == 32 and getattr(config, "num_hidden_layers", None) == 2
+
+
+@dataclass(frozen=True, eq=False)
+class Model:
+    """A loaded pipeline and what promptlang knows about it. Nothing is kept on the
+    pipeline itself: renders make their own view of it (see
+    :func:`promptlang.diffusion.denoise.denoise`), so one Model serves several jobs."""
+
+    pipe: object
+    id: str
+    kind: str  # "sd" or "sdxl"
+    test_model: bool = False
+
+    @property
+    def native(self) -> int:
+        """The side, in pixels, the model was trained at (what `aspect` sizes to)."""
+        return 1024 if self.kind == "sdxl" else 512
+
+    @property
+    def device(self):
+        return getattr(self.pipe, "_execution_device", None) or self.pipe.device
+
+    @property
+    def dtype(self):
+        return self.pipe.unet.dtype
+
+
+def wrap(pipe, model_id: str | None = None) -> Model:
+    """A :class:`Model` for a pipeline you already hold (nothing is reloaded or changed)."""
+    if isinstance(pipe, Model):
+        return pipe
+    name = model_id or getattr(pipe, "name_or_path", None) or "<pipeline>"
+    return Model(pipe, str(name), model_kind(pipe), is_test_model(pipe))
+
+
+def load(model: str, device: str | None = None, **kwargs) -> Model:
+    """:func:`load_pipeline` wrapped in a :class:`Model` that remembers ``model`` as its id."""
+    return wrap(load_pipeline(model, device or default_device(), **kwargs), model)
+
+
+def default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def model_kind(pipe) -> str:
@@ -189,8 +233,7 @@ def load_pipeline(model: str, device: str = "cpu", dtype=None, local_files_only:
     CUDA and fp32 elsewhere. ``local_files_only``: never touch the network (default).
     ``config``: for a single-file checkpoint, a local diffusers folder (or cached HF id)
     that supplies the configs and tokenizers; by default the one diffusers would pick.
-    The pipeline carries ``_promptlang_model`` (the model string) and
-    ``_promptlang_test_model`` (True for random-weight test models).
+    :func:`load` gives the same wrapped in a :class:`Model`.
     """
     import torch
 
@@ -268,7 +311,6 @@ def _load_folder(path: Path, dtype, model: str, **kwargs):
                               hint="convert it once where you trust it: pipe.save_pretrained(folder, "
                                    "safe_serialization=True)") from None
         raise PromptError(f"{model}: cannot load the diffusers folder: {exc}") from None
-    _mark(pipe, model, test_model=_is_tiny_folder(path))
     return pipe
 
 
@@ -291,16 +333,8 @@ def _variant(path: Path) -> str | None:
     return "fp16" if not plain and any(".fp16." in n for n in names) else None
 
 
-def _is_tiny_folder(path: Path) -> bool:
-    try:
-        cfg = json.loads((path / "text_encoder" / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return cfg.get("hidden_size") == 32 and cfg.get("num_hidden_layers") == 2
-
-
 def _download_hint(repo: str, what: str = "") -> str:
-    return (f"on a machine with network run `huggingface-cli download {repo}{what}` (then copy the "
+    return (f"on a machine with network run `hf download {repo}{what}` (then copy the "
             f"cache folder here), or pass a local diffusers folder")
 
 
@@ -395,5 +429,4 @@ def _load_single_file(path: Path, dtype, local_files_only: bool, config: str | N
                                     local_files_only=local_files_only, **_dtype_kwarg(dtype), **extra)
     except Exception as exc:  # diffusers/transformers raise many types; a user sees one
         raise PromptError(f"{model}: cannot load the checkpoint: {exc}") from None
-    _mark(pipe, model)
     return pipe

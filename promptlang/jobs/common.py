@@ -1,0 +1,94 @@
+"""What every job shares: settings from flags, the files a job will write, notes."""
+from __future__ import annotations
+
+import secrets
+from dataclasses import replace
+from pathlib import Path
+
+from .. import ir
+from ..errors import PromptError
+from . import Event
+
+TEST_MODEL_NOTE = ("{model} is a tiny random-weight test model: it renders noise, in about a second on a CPU. "
+                   "It proves the whole path works; give a real model with --model or `model` in the file.")
+
+
+def prepare(prompt: ir.Prompt, *, model=None, images=None, seed=None, steps=None, guidance=None, scheduler=None,
+            width=None, height=None) -> ir.Prompt:
+    """The prompt with flag overrides applied, checked against the one table of limits,
+    a seed chosen where none is stated, and a model required. ``width``/``height``
+    replace a stated ``size`` or ``aspect``."""
+    from ..schedulers import SCHEDULERS, lookup
+    from ..errors import suggest
+    from ..settings import validate
+
+    changes = {k: v for k, v in dict(model=model, images=images, seed=seed, steps=steps, guidance=guidance,
+                                     width=width, height=height).items() if v is not None}
+    if width is not None or height is not None:
+        changes["aspect"] = None
+    if scheduler is not None:
+        if lookup(scheduler) is None:
+            raise PromptError(f"unknown scheduler `{scheduler}`{suggest(scheduler, SCHEDULERS)}",
+                              hint="schedulers: " + ", ".join(SCHEDULERS))
+        changes["scheduler"] = lookup(scheduler)
+    settings = replace(prompt.settings, **changes)
+    validate(settings)
+    if settings.seed is None:
+        settings = replace(settings, seed=secrets.randbelow(2**32))
+    if not settings.model:
+        raise PromptError(f"prompt `{prompt.name}` names no model: add `model \"…\"` to the file or pass --model",
+                          hint="`--model builtin:tiny` renders noise with a tiny test model, on any machine")
+    return replace(prompt, settings=settings)
+
+
+def image_count(prompt: ir.Prompt) -> int:
+    return prompt.settings.images or 1
+
+
+def check_free(paths, overwrite: bool) -> None:
+    """Refuse, before anything runs, to replace files unless ``overwrite`` says so."""
+    existing = [str(p) for p in paths if Path(p).exists()]
+    if existing and not overwrite:
+        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+        raise PromptError(f"{existing[0]} already exists{more}",
+                          hint="pass --overwrite to replace, or choose another output with -o")
+
+
+def folder(out) -> Path:
+    """``out`` as an output folder: it may not be a file."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise PromptError(f"--out {out} is a file, not a folder")
+    return out
+
+
+def notes(models, report) -> None:
+    """Say so when a model is a random-weight test model."""
+    from ..diffusion.models import BUILTIN
+
+    for model in dict.fromkeys(models):
+        if model in BUILTIN:
+            report(Event("note", TEST_MODEL_NOTE.format(model=model)))
+
+
+def file_name(prompt: ir.Prompt, seed: int) -> str:
+    """``PROMPT-SEED.png``; a name that cannot be a file name is refused."""
+    from ..artifacts.records import NAME
+
+    if not NAME.fullmatch(prompt.name):
+        raise PromptError(f"prompt name {prompt.name!r} cannot be a file name")
+    return f"{prompt.name}-{seed}.png"
+
+
+def check_walkable(prompts) -> None:
+    """A walk or grid mixes one conditioning per prompt: a prompt edit has several."""
+    for q in prompts:
+        if len(q.segments) > 1:
+            raise PromptError(f"prompt `{q.name}` switches text during sampling (`->`): a walk or grid mixes one "
+                              "conditioning per prompt", q.span,
+                              hint="walk between prompts without `->` (a `blend` is fine)")
+
+
+def printable(text) -> str:
+    """Text from a PNG is untrusted: no terminal escape sequences reach the screen."""
+    return "".join(c if c.isprintable() or c in "\n\t" else f"\\x{ord(c):02x}" for c in str(text))

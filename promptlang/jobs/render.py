@@ -1,0 +1,167 @@
+"""The render job: prompts -> PNGs with provenance, and ``promptlang.render()`` in Python.
+
+Image ``i`` of a prompt uses seed ``seed + i``; files are named ``PROMPT-SEED.png``,
+checked before anything renders (never overwritten without ``overwrite``), and written
+atomically as each image is done, so an interrupted run keeps every finished image whole.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import ir
+from . import Event, ignore
+from .backend import Images, Local
+from .common import check_free, file_name, folder, image_count, notes, prepare
+
+
+@dataclass
+class Rendered:
+    """One image: ``prompt`` holds the effective (completed) settings it was made with."""
+
+    image: object  # PIL.Image.Image
+    prompt: ir.Prompt
+    seed: int
+    index: int
+    model: str
+    test_model: bool
+    batch: int = 1
+    fast: bool = False
+
+    @property
+    def filename(self) -> str:
+        return file_name(self.prompt, self.seed)
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where prompts came from, for the provenance of what they make."""
+
+    text: str | None = None
+    path: str | None = None
+    catalogs: tuple = ()
+
+    @classmethod
+    def of(cls, compiled) -> "Source":
+        return cls(compiled.file.source, compiled.file.path, tuple(compiled.scope.catalogs))
+
+
+def images(prompts, backend, *, batch: int = 1, cache_dir=None, fast: bool = False, report=ignore):
+    """Render prepared prompts (see :func:`~promptlang.jobs.common.prepare`) through ``backend``;
+    yield a :class:`Rendered` per image, in order, as each batch is done."""
+    tasks = []
+    for prompt in prompts:
+        s = prompt.settings
+        count = image_count(prompt)
+        for start in range(0, count, batch):
+            seeds = tuple(s.seed + start + i for i in range(min(batch, count - start)))
+            tasks.append((Images(prompt, seeds, str(cache_dir) if cache_dir else None), start, count))
+    by_task = {id(task): (start, count) for task, start, count in tasks}
+
+    def progress_for(task):
+        start, count = by_task[id(task)]
+        label = f"{task.prompt.name} image {start + 1}" + (f"-{start + len(task.seeds)}" if len(task.seeds) > 1
+                                                            else "") + f"/{count}"
+        return lambda done, total: report(Event("progress", task=label, done=done, total=total))
+
+    current = {}
+
+    def progress(done, total):
+        current["fn"](done, total)
+
+    def run_tasks():
+        for task, _, _ in tasks:
+            current["fn"] = progress_for(task)
+            yield task
+
+    for task, (prompt, made) in backend.run(run_tasks(), progress):
+        start, _ = by_task[id(task)]
+        model = backend.model(task.model)
+        for i, image in enumerate(made):
+            yield Rendered(image, prompt, task.seeds[i], start + i, task.model, model.test_model,
+                           batch=len(task.seeds), fast=fast)
+
+
+def save(done: Rendered, path, source: Source) -> Path:
+    """Write one image with its provenance chunks, atomically."""
+    from ..artifacts import png, records
+
+    chunks = records.render_chunks(done.prompt, model=done.model, seed=done.seed, index=done.index,
+                                   source=source.text, source_path=source.path, catalog_list=source.catalogs,
+                                   test_model=done.test_model, batch=done.batch, fast=done.fast)
+    return png.save(done.image, path, chunks)
+
+
+@dataclass
+class Plan:
+    prompts: list  # prepared prompts
+    out: Path
+    files: list  # every PNG the run will write, in order
+    source: Source = field(default_factory=Source)
+    batch: int = 1
+    cache_dir: str | None = None
+    fast: bool = False
+
+
+def plan(prompts, out, *, source: Source = Source(), overwrite: bool = False, batch: int = 1, cache_dir=None,
+         fast: bool = False, **overrides) -> Plan:
+    """Check everything a render of ``prompts`` into folder ``out`` needs, before anything
+    loads: settings (``overrides`` as :func:`prepare` takes them), names, files to write."""
+    from ..errors import PromptError
+
+    if batch < 1:
+        raise PromptError("--batch must be at least 1")
+    prompts = [prepare(p, **overrides) for p in prompts]
+    out = folder(out)
+    files = [out / file_name(p, p.settings.seed + i) for p in prompts for i in range(image_count(p))]
+    check_free(files, overwrite)
+    return Plan(prompts, out, files, source, batch, str(cache_dir) if cache_dir else None, fast)
+
+
+def run(the_plan: Plan, *, backend=None, report=ignore) -> list[Path]:
+    """Render the plan, saving each PNG as it is done; report each file written."""
+    backend = backend or Local(fast=the_plan.fast)
+    notes((p.settings.model for p in the_plan.prompts), report)
+    written = []
+    for done in images(the_plan.prompts, backend, batch=the_plan.batch, cache_dir=the_plan.cache_dir,
+                       fast=the_plan.fast, report=report):
+        the_plan.out.mkdir(parents=True, exist_ok=True)  # only once there is an image: a failed run leaves none
+        path = save(done, the_plan.out / done.filename, the_plan.source)
+        written.append(path)
+        s = done.prompt.settings
+        report(Event("file", f"seed {done.seed}, {s.width}x{s.height}, {s.steps} steps", path=path))
+    return written
+
+
+def render(prompts, pipe=None, *, model=None, device=None, batch_size: int = 1,
+           cache_dir=None, on_image=None, fast: bool = False, progress=None, **overrides) -> list[Rendered]:
+    """Render IR prompts in this process; returns a :class:`Rendered` per image (``.image``
+    is a PIL image). Nothing is written.
+
+    ``pipe``: a diffusers SD/SDXL pipeline you already hold (used as it is, never changed);
+    otherwise ``model`` (or each prompt's own ``model``) is loaded on ``device``.
+    ``overrides``: ``images``, ``seed``, ``steps``, ``guidance``, ``scheduler``,
+    ``width``, ``height``. ``batch_size``: images per pipeline call (1 makes every image
+    pixel-identical to rendering it alone). ``on_image(rendered)`` is called as each is done.
+    """
+    single = isinstance(prompts, ir.Prompt)
+    prompts = [prompts] if single else list(prompts)
+    backend = Local(device, fast=fast)
+    if pipe is not None:
+        from ..diffusion.models import wrap
+
+        wrapped = wrap(pipe, model)
+        model = wrapped.id
+        backend.models[model] = wrapped
+    prepared = [prepare(p, model=model, **overrides) for p in prompts]
+
+    def report(event):
+        if progress is not None and event.kind == "progress":
+            progress(event.done, event.total)
+
+    out = []
+    for done in images(prepared, backend, batch=batch_size, cache_dir=cache_dir, fast=fast, report=report):
+        out.append(done)
+        if on_image is not None:
+            on_image(done)
+    return out

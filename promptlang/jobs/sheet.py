@@ -1,0 +1,197 @@
+"""The sheet job: AUTOMATIC1111's X/Y plot for `.prompt` files.
+
+**Rows are what is drawn**: each selected prompt, times each ``--vary`` value;
+**columns are how it is drawn**: each model, times each seed. With no seeds a prompt
+keeps its own; with no models the file's (or ``--model``'s). ``--vary SLOT=v1,v2``
+swaps the named slot (or setting, such as ``steps=10,20``) of each prompt for each
+value in turn: the value is parsed as that one field and the prompt resolved again with
+it, against the file's catalogs (an unknown name fails with its did-you-mean before
+anything renders).
+
+Every tile is an ordinary render (saved in ``OUT-tiles/`` with its provenance, whose IR
+holds the varied slot) plus a ``promptlang-sheet`` chunk naming its row and column; the
+sheet's own chunk lists the labels, the layout and every tile.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import ast, ir
+from ..errors import PromptError
+from . import Event, ignore
+from .backend import Local
+from .common import check_free, notes, prepare
+from .render import Source, images
+
+
+def parse_vary(text: str) -> tuple[str, list[str]]:
+    """``"style=van_gogh,dali"`` -> ``("style", ["van_gogh", "dali"])``."""
+    slot, eq, values = text.partition("=")
+    slot = slot.strip()
+    items = [v.strip() for v in values.split(",") if v.strip()]
+    if not eq or not slot or not items:
+        raise PromptError(f"--vary {text}: expected SLOT=VALUE,VALUE,… such as style=van_gogh,dali")
+    return slot, items
+
+
+def varied(compiled, name: str, slot: str, value: str) -> ir.Prompt:
+    """Prompt ``name`` with ``slot`` (or a setting) replaced by ``value``, resolved again
+    against the file's catalogs. Errors name the ``--vary`` value."""
+    from ..resolve import resolve
+    from ..syntax import parse_field
+
+    compiled.prompt(name)  # a bad prompt name fails with its did-you-mean
+    where = f"--vary {slot}={value}"
+    try:
+        node = parse_field(slot, value, where)
+    except PromptError as exc:
+        raise PromptError(f"{where}: not a valid `{slot}` value: {exc.message}",
+                          hint="slots: subject, format, style, quality, negative; settings such as steps, "
+                               "guidance, seed, scheduler, size; values are catalog names or quoted text") from None
+    drop = {node.name} | ({"size", "aspect"} if node.name in ("size", "aspect") else set())
+    decls = []
+    for decl in compiled.file.prompts:
+        if decl.name == name:
+            body = decl.body
+            is_slot = isinstance(node, ast.Slot)
+            body = dataclasses.replace(
+                body, slots=tuple(s for s in body.slots if s.name not in drop) + ((node,) if is_slot else ()),
+                params=tuple(p for p in body.params if p.name not in drop) + (() if is_slot else (node,)))
+            decl = dataclasses.replace(decl, body=body)
+        decls.append(decl)
+    try:
+        prompts, _ = resolve(dataclasses.replace(compiled.file, prompts=tuple(decls)), compiled.scope)
+    except PromptError as exc:
+        if exc.span is not None and exc.span.file == where:  # the error is in the value itself
+            raise PromptError(f"{where}: {exc.message}", hint=exc.hint) from None
+        raise
+    return next(p for p in prompts if p.name == name)
+
+
+@dataclass
+class Tile:
+    row: int
+    col: int
+    prompt: ir.Prompt  # prepared (model and seed set)
+    row_label: str
+    col_label: str
+    vary: str | None = None
+    filename: str = ""
+
+
+@dataclass
+class Plan:
+    tiles: list  # Tile, row-major
+    row_labels: list
+    col_labels: list
+    out: Path
+    source: Source = field(default_factory=Source)
+    cache_dir: str | None = None
+
+    @property
+    def tiles_dir(self) -> Path:
+        return self.out.with_name(f"{self.out.stem}-tiles")
+
+    @property
+    def files(self) -> list[Path]:
+        """Every file the sheet writes: the sheet, then the tiles."""
+        return [self.out] + [self.tiles_dir / t.filename for t in self.tiles]
+
+    @property
+    def models(self) -> list:
+        return list(dict.fromkeys(t.prompt.settings.model for t in self.tiles))
+
+
+def plan(compiled, out, *, prompts=None, seeds=None, models=None, vary=None, model=None, overwrite=False,
+         cache_dir=None, **overrides) -> Plan:
+    """Every tile's prompt and labels, all checked (names, values, sizes, files) before
+    anything renders. ``vary``: ``(slot, [values])``."""
+    from ..settings import complete
+
+    if models and model:
+        raise PromptError("give --models M1,M2 (a column per model) or --model M, not both")
+    out = Path(out)
+    if out.suffix.lower() != ".png":
+        raise PromptError(f"--out {out}: the sheet is a PNG; give a file name ending in .png")
+    if not (out.parent if str(out.parent) else Path(".")).is_dir():
+        raise PromptError(f"--out {out}: the folder {out.parent} does not exist")
+    names = list(prompts) if prompts else [p.name for p in compiled.prompts]
+    for n in names:
+        compiled.prompt(n)
+    if seeds is not None and not seeds:
+        raise PromptError("--seeds: give at least one seed")
+    if models is not None and not models:
+        raise PromptError("--models: give at least one model")
+    rows = []  # (label, prompt, vary text)
+    for n in names:
+        if vary:
+            slot, values = vary
+            rows += [(f"{n} · {slot}={v}", varied(compiled, n, slot, v), f"{slot}={v}") for v in values]
+        else:
+            rows.append((n, compiled.prompt(n), None))
+    cols = [(m, s) for m in (list(models) if models else [None]) for s in (list(seeds) if seeds else [None])]
+
+    def col_label(m, s):
+        parts = ([m] if m else []) + ([f"seed {s}"] if s is not None else [])
+        return " · ".join(parts) or "seed from the file"
+
+    tiles = []
+    for r, (label, prompt, vary_text) in enumerate(rows):
+        for c, (m, s) in enumerate(cols):
+            ready = prepare(prompt, model=m or model, seed=s, images=1, **overrides)
+            tile = Tile(r, c, ready, label, col_label(m, s), vary_text)
+            tile.filename = f"{out.stem}-r{r:02d}-c{c:02d}-{ready.name}-{ready.settings.seed}.png"
+            tiles.append(tile)
+    sizes = {(x.width, x.height) for x in (complete(t.prompt.settings) for t in tiles)}
+    if len(sizes) > 1:
+        listed = ", ".join(f"{w}x{h}" for w, h in sorted(sizes))
+        raise PromptError(f"the sheet's prompts have different sizes ({listed}); tiles must all be one size",
+                          hint="give --image-size WxH")
+    the_plan = Plan(tiles, [r[0] for r in rows], [col_label(m, s) for m, s in cols], out, Source.of(compiled),
+                    str(cache_dir) if cache_dir else None)
+    check_free(the_plan.files, overwrite)
+    return the_plan
+
+
+def run(the_plan: Plan, *, backend=None, report=ignore):
+    """Render every tile (model by model), save the tiles and then the sheet; returns the layout."""
+    from ..artifacts import png, records
+    from ..artifacts.grid import labelled_grid
+
+    backend = backend or Local()
+    notes(the_plan.models, report)
+    the_plan.tiles_dir.mkdir(parents=True, exist_ok=True)
+    grid = [[None] * len(the_plan.col_labels) for _ in the_plan.row_labels]
+    done_count, total = 0, len(the_plan.tiles)
+    for model in the_plan.models:
+        tiles = [t for t in the_plan.tiles if t.prompt.settings.model == model]
+        for tile, done in zip(tiles, images([t.prompt for t in tiles], backend, cache_dir=the_plan.cache_dir,
+                                            report=report)):
+            path = the_plan.tiles_dir / tile.filename
+            # an ordinary render's provenance, and the tile's place in the sheet
+            chunks = records.render_chunks(done.prompt, model=done.model, seed=done.seed, index=0,
+                                           source=the_plan.source.text, source_path=the_plan.source.path,
+                                           catalog_list=the_plan.source.catalogs, test_model=done.test_model)
+            chunks[records.SHEET] = {"row": tile.row, "col": tile.col, "row_label": tile.row_label,
+                                     "col_label": tile.col_label, "vary": tile.vary, "sheet": the_plan.out.name}
+            png.save(done.image, path, chunks)
+            grid[tile.row][tile.col] = done.image
+            done_count += 1
+            report(Event("file", f"{tile.row_label}; {tile.col_label}", path=path))
+            report(Event("progress", task="sheet", done=done_count, total=total))
+    layout = labelled_grid(grid, row_labels=the_plan.row_labels, col_labels=the_plan.col_labels)
+    record = {
+        "format": records.FORMAT, "kind": "sheet", "source_path": the_plan.source.path,
+        "rows": "prompts x --vary values", "columns": "models x seeds",
+        "row_labels": the_plan.row_labels, "col_labels": the_plan.col_labels,
+        "tiles": [{"row": t.row, "col": t.col, "prompt": t.prompt.name, "seed": t.prompt.settings.seed,
+                   "model": t.prompt.settings.model, "vary": t.vary,
+                   "file": f"{the_plan.tiles_dir.name}/{t.filename}"} for t in the_plan.tiles],
+        "layout": layout.as_dict(),
+    }
+    png.save(layout.image, the_plan.out, {records.SHEET: record})
+    report(Event("file", f"{layout.rows} rows x {layout.cols} columns of {layout.tile[0]}x{layout.tile[1]} tiles",
+                 path=the_plan.out))
+    return layout

@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-
 from .ast import Span
+from .cache import read_json, write_json
 from .errors import PromptError, span_at, suggest
 from .resources import styles_dir
 
@@ -116,13 +115,64 @@ def _load_cached(path: str, size: int, mtime_ns: int, shown: str) -> Catalog:
         source = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise PromptError(f"catalog {shown} is not UTF-8 text (byte {exc.start})") from None
-    return _Validator(shown, source, hashlib.sha256(raw).hexdigest()).catalog()
+    sha = hashlib.sha256(raw).hexdigest()
+    key = f"{sha}-{CACHE_FORMAT}"
+    cached = _from_cache(read_json("catalogs", key), shown, source, sha)
+    if cached is not None:
+        return cached
+    cat = _Validator(shown, source, sha).catalog()
+    write_json("catalogs", key, _to_cache(cat))
+    return cat
+
+
+# Validating a catalog means importing PyYAML and composing every node (about 15 ms for
+# styles/core.yaml, a tenth of a short command); what validation gives depends only on the
+# file's bytes, so it is kept in promptlang's cache as JSON, under the file's sha256 and
+# this format (bump it when validation changes what it gives). Only valid catalogs are kept.
+CACHE_FORMAT = "catalog-1"
+_SPAN = ("line", "column", "end_line", "end_column", "start", "end")
+
+
+def _to_cache(cat: Catalog) -> dict:
+    def entry(e: Entry) -> list:
+        span = [getattr(e.span, k) for k in _SPAN] if e.span is not None else None
+        return [e.text, e.negative, e.weight, list(e.tags), e.description, span]
+
+    return {"name": cat.name, "version": cat.version, "description": cat.description,
+            "requires": list(cat.requires),
+            "entries": {section: {key: entry(e) for key, e in items.items()} for section, items in cat.entries.items()}}
+
+
+def _from_cache(data, shown: str, source: str, sha: str) -> Catalog | None:
+    """The catalog a cache entry holds, or None when there is none or it is not one we wrote."""
+    if not isinstance(data, dict):
+        return None
+    try:
+        entries = {}
+        for section in SECTIONS:
+            items = {}
+            for key, (text, negative, weight, tags, description, span) in data["entries"][section].items():
+                where = Span(shown, *span) if span is not None else None
+                items[key] = Entry(section, key, text, negative, float(weight), tuple(tags), description,
+                                   data["name"], where)
+            entries[section] = items
+        return Catalog(data["name"], data["version"], data["description"], shown, sha, tuple(data["requires"]),
+                       entries, source)
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 # libyaml (PyYAML's C extension) composes the same nodes, with the same marks, about ten
 # times faster than the pure-Python loader; the pure-Python one stays the fallback and
 # the reference for error messages (tests/test_startup_pieces.py compares the two).
-FastLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# None: libyaml's CSafeLoader where PyYAML has it (PyYAML is imported only when needed).
+FastLoader = None
+
+
+def fast_loader():
+    import yaml
+
+    return FastLoader or getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # Where libyaml and PyYAML were found to disagree (tests/test_startup_pieces.py fuzzes
 # them): libyaml accepts tabs and some block-scalar headers PyYAML refuses, tags an empty
 # `!` value as a string, counts a byte-order mark differently in its marks, and ends a
@@ -136,9 +186,9 @@ def fast_road(source: str) -> bool:
     return source.endswith("\n") and not any(c in source for c in SLOW_ROAD)
 
 
-def compose(source: str, loader_class=FastLoader):
+def compose(source: str, loader_class=None):
     """(root node, plain data) of a one-document YAML text; (None, None) when it is empty."""
-    loader = loader_class(source)
+    loader = (loader_class or fast_loader())(source)
     try:
         root = loader.get_single_node()
         return root, (loader.construct_document(root) if root is not None else None)
@@ -164,19 +214,24 @@ class _Validator:
                            self.span(node), source=self.source)
 
     def catalog(self) -> Catalog:
+        import yaml
+
+        fast = fast_loader()
         try:
             if not fast_road(self.source):
                 raise yaml.YAMLError("known to differ")
-            root, data = compose(self.source, FastLoader)
+            root, data = compose(self.source, fast)
         except yaml.YAMLError:
             # libyaml words its errors differently: read the file again with PyYAML's own
             # loader so that the message, line and column stay exactly the same.
             root = data = None
-        if FastLoader is yaml.SafeLoader or root is None:
+        if fast is yaml.SafeLoader or root is None:
             root, data = self.compose_slowly()
         return self.validate(root, data)
 
     def compose_slowly(self):
+        import yaml
+
         try:
             return compose(self.source, yaml.SafeLoader)
         except yaml.constructor.ConstructorError as exc:
@@ -224,6 +279,8 @@ class _Validator:
     @staticmethod
     def children(node) -> dict:
         """key -> (key node, value node) for a mapping node."""
+        import yaml
+
         if not isinstance(node, yaml.MappingNode):
             return {}
         out = {}

@@ -6,6 +6,8 @@ import pytest
 # Tiny-model tests oversubscribe a small machine: one torch thread each (subprocesses too).
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
+# promptlang's on-disk caches (catalogs, token counts, embeddings) go to a folder of the test run
+os.environ["PROMPTLANG_CACHE"] = __import__("tempfile").mkdtemp(prefix="promptlang-cache-")
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.prompt"))

@@ -330,10 +330,15 @@ def test_load_embeddings_errors(tmp_path, content):
 
 
 def test_default_cache_dir(monkeypatch, tmp_path):
+    monkeypatch.delenv("PROMPTLANG_CACHE")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert enc.default_cache_dir() == tmp_path / "promptlang" / "embeddings"
     monkeypatch.delenv("XDG_CACHE_HOME")
     assert enc.default_cache_dir().parts[-3:] == (".cache", "promptlang", "embeddings")
+    monkeypatch.setenv("PROMPTLANG_CACHE", "off")
+    assert enc.default_cache_dir() is None
+    monkeypatch.setenv("PROMPTLANG_CACHE", str(tmp_path / "mine"))
+    assert enc.default_cache_dir() == tmp_path / "mine" / "embeddings"
 
 
 def test_import_does_not_import_torch():

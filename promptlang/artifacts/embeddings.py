@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 from ..errors import PromptError
-from .atomic import atomic_path
+from ..atomic import atomic_path
 
 MAX_FILE = 2 * 1024 * 1024 * 1024  # bytes of an embeddings file we are willing to open
 

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from ..errors import PromptError
-from .atomic import atomic_path
+from ..atomic import atomic_path
 
 MAX_FILE = 256 * 1024 * 1024  # bytes of an image file we are willing to open
 FORMATS = {".png": "PNG", ".gif": "GIF", ".webp": "WEBP"}

@@ -399,10 +399,13 @@ def _encode_segments(segments, names, model, batch_size: int, cache_dir, batched
     return results
 
 
-def default_cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/promptlang/embeddings`` (``~/.cache/promptlang/embeddings``)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "promptlang" / "embeddings"
+def default_cache_dir() -> Path | None:
+    """``embeddings/`` in promptlang's cache folder (``~/.cache/promptlang/embeddings``; see
+    :mod:`promptlang.cache`), or None when caching is off."""
+    from ..cache import folder
+
+    root = folder()
+    return None if root is None else root / "embeddings"
 
 
 # --------------------------------------------------------------------------- cache

@@ -2,13 +2,16 @@
 
 Every value is typed here, so a bad one (``--steps x``, ``--image-size big``,
 ``--seed -1``) is a usage error: exit 2 with the command's usage line, before anything
-is read or rendered. The ranges are the same as the file's own limits.
+is read or rendered. The ranges come from the one table of limits the file's own
+settings are checked against (:data:`promptlang.settings.LIMITS`).
 """
 from __future__ import annotations
 
 import click
 
-SEED_MAX = 2**32 - 1
+from ..settings import LIMITS, check
+
+SEED_MAX = LIMITS["seed"][1]
 
 
 class ImageSize(click.ParamType):
@@ -25,8 +28,9 @@ class ImageSize(click.ParamType):
             self.fail(f"{value!r}: expected WIDTHxHEIGHT in pixels, such as 768x512", param, ctx)
         w, h = (int(p) for p in parts)
         for name, v in (("width", w), ("height", h)):
-            if v % 8 or not 64 <= v <= 4096:
-                self.fail(f"{value!r}: {name} {v} must be a multiple of 8 between 64 and 4096", param, ctx)
+            problem = check(name, v)
+            if problem:
+                self.fail(f"{value!r}: {problem}", param, ctx)
         return w, h
 
 
@@ -88,12 +92,14 @@ class CommaList(click.ParamType):
         return out
 
 
-STEPS = click.IntRange(1, 1000)
-IMAGES = click.IntRange(1, 64)
-SEED = click.IntRange(0, SEED_MAX)
+STEPS = click.IntRange(*LIMITS["steps"])
+IMAGES = click.IntRange(*LIMITS["images"])
+SEED = click.IntRange(*LIMITS["seed"])
 BATCH = click.IntRange(min=1)
 FRAMES = click.IntRange(2, 1000)
 TILES = click.IntRange(2, 32)
+
+
 class FiniteRange(click.FloatRange):
     """A float range that also refuses nan and inf."""
 
@@ -106,7 +112,7 @@ class FiniteRange(click.FloatRange):
         return number
 
 
-GUIDANCE = FiniteRange(0, 50)
+GUIDANCE = FiniteRange(*LIMITS["guidance"])
 DEVICE = click.Choice(["cuda", "cpu"])
 
 

@@ -283,3 +283,17 @@ def test_build_render_loads_each_model_once(write, tmp_path, monkeypatch, tiny, 
     assert calls == ["builtin:tiny"]
     assert (tmp_path / "out" / "renders" / "a" / "cat-11.png").exists()
     assert (tmp_path / "out" / "renders" / "b" / "hat-11.png").exists()
+    err = capsys.readouterr().err
+    assert err.count("random-weight test model") == 1  # said once for the whole build
+
+
+def test_build_counts_target_warnings_and_lists_them_on_request(write, tmp_path, capsys):
+    write("src/w.prompt", 'prompt w {\n    subject "a" "cat"++ "on a mat"\n}\n')
+    assert main(["build", str(tmp_path / "src"), "-o", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    assert "warning:" not in err
+    assert "target warnings (1 midjourney, 1 plain)" in err and "--warnings lists them" in err
+    assert main(["build", str(tmp_path / "src"), "-o", str(tmp_path / "out"), "--overwrite", "--warnings"]) == 0
+    err = capsys.readouterr().err
+    assert "plain text has no weights" in err and "Midjourney weights whole parts" in err
+    assert "target warnings" not in err

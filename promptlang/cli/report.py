@@ -2,8 +2,9 @@
 
 ``file`` and ``info`` go to stdout as a line each (``info`` is chatter: ``--quiet``
 drops it), ``warning`` and ``note`` go to stderr and always print, and ``progress``
-drives one tqdm bar per task on stderr, closed when ``done == total`` (``--quiet``:
-no bars). tqdm is imported only when a bar is shown.
+drives one tqdm bar per task on stderr, closed when ``done == total`` (``--quiet``, or
+stderr that is not a terminal: no bars). tqdm is imported only when a bar is shown. A
+note said once is not said again (``build --render`` renders file after file).
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ class Reporter:
         self.quiet = quiet
         self.failures = 0
         self._bars: dict = {}
+        self._noted: set = set()
 
     def __call__(self, event: Event) -> None:
         kind = event.kind
@@ -35,7 +37,9 @@ class Reporter:
             self._line(text if text.startswith("warning: ") or ": warning: " in text else f"warning: {text}",
                        sys.stderr)
         elif kind == "note":
-            self._line(f"note: {event.message}", sys.stderr)
+            if event.message not in self._noted:
+                self._noted.add(event.message)
+                self._line(f"note: {event.message}", sys.stderr)
         elif kind == "error":
             self.failures += 1
             self._line(event.message, sys.stderr)
@@ -57,7 +61,7 @@ class Reporter:
             print(text, file=stream)
 
     def _progress(self, event: Event) -> None:
-        if self.quiet:
+        if self.quiet or not _is_terminal(sys.stderr):
             return
         bar = self._bars.get(event.task)
         if bar is None:
@@ -76,3 +80,10 @@ class Reporter:
         for bar in self._bars.values():
             bar.close()
         self._bars.clear()
+
+
+def _is_terminal(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False

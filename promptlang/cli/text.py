@@ -139,13 +139,21 @@ def prompt_files(paths) -> list[Path]:
                    "renders noise on any machine)")
 @options.steps
 @options.image_size
+@click.option("--warnings", "list_warnings", is_flag=True,
+              help="list every target warning (what a target cannot say), not just how many there are")
 @options.overwrite
 @options.quiet
 @options.catalogs
-def build(paths, out, targets, render, steps, image_size, overwrite, quiet, catalogs) -> int:
+def build(paths, out, targets, render, steps, image_size, list_warnings, overwrite, quiet, catalogs) -> int:
     """Compile every .prompt file (or every one in a folder) to every text target, one file per
     target: OUT/NAME.TARGET. Existing outputs are refused unless --overwrite is given; all of
-    them are checked before anything is written."""
+    them are checked before anything is written. Warnings about the prompts themselves always
+    print; the targets' warnings (a weight plain text cannot write, a blend A1111 cannot
+    express…) are counted per target, and listed with --warnings."""
+    if render:
+        from .common import quiet_libraries
+
+        quiet_libraries()
     report = Reporter(quiet=quiet)
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -167,10 +175,14 @@ def build(paths, out, targets, render, steps, image_size, overwrite, quiet, cata
     check_free(planned, overwrite)
     out.mkdir(parents=True, exist_ok=True)
     backend = None  # with --render: one backend, so each model is loaded once for all the files
+    lost: dict[str, int] = {}  # target -> warnings not listed
     for path, result, texts, renders in built:
         report.warnings(result.warnings)
         for target, (text, warnings) in texts.items():
-            report.warnings(warnings)
+            if list_warnings:
+                report.warnings(warnings)
+            elif warnings:
+                lost[target] = lost.get(target, 0) + len(warnings)
             write_atomic(out / f"{path.stem}.{target}", text.encode("utf-8"))
         report(Event("info", f"{path}: {len(result.prompts)} prompts -> {out}/{path.stem}.{{{','.join(targets)}}}"))
         if renders:
@@ -181,6 +193,11 @@ def build(paths, out, targets, render, steps, image_size, overwrite, quiet, cata
             job.run(renders, backend=backend, report=report)
     report.close()
     report(Event("info", f"built {len(built)} of {len(files)} files into {out}/"))
+    if lost:
+        counts = ", ".join(f"{n} {target}" for target, n in lost.items())
+        report(Event("note", f"{sum(lost.values())} target warnings ({counts}): what those targets cannot say "
+                             "exactly (weights plain text drops, blends and edits some tools lack); "
+                             "--warnings lists them"))
     return 1 if report.failures else 0
 
 

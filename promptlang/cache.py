@@ -56,7 +56,7 @@ def write_json(kind: str, key: str, document) -> None:
         return
     import json
 
-    from .atomic import write_bytes
+    from .files import write_bytes
 
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 from ..errors import PromptError
-from ..atomic import atomic_path
+from ..files import atomic_path, size_within
 
 MAX_FILE = 2 * 1024 * 1024 * 1024  # bytes of an embeddings file we are willing to open
 
@@ -56,14 +56,7 @@ def load(path, device=None) -> tuple[dict, dict]:
     """``(tensors, metadata)`` from a ``.safetensors`` file (never pickle)."""
     from safetensors import safe_open
 
-    try:
-        size = Path(path).stat().st_size
-    except FileNotFoundError:
-        raise PromptError(f"{path}: no such embeddings file") from None
-    except OSError as exc:
-        raise PromptError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    if size > MAX_FILE:
-        raise PromptError(f"{path}: too large for an embeddings file ({size:,} bytes)")
+    size_within(path, MAX_FILE, "an embeddings file")
     try:
         with safe_open(str(path), framework="pt", device=str(device) if device else "cpu") as f:
             return {name: f.get_tensor(name) for name in f.keys()}, dict(f.metadata() or {})

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from ..errors import PromptError
-from ..atomic import atomic_path
+from ..files import atomic_path, size_within
 
 MAX_FILE = 256 * 1024 * 1024  # bytes of an image file we are willing to open
 FORMATS = {".png": "PNG", ".gif": "GIF", ".webp": "WEBP"}
@@ -38,14 +38,7 @@ def text_chunks(path) -> dict:
     """The text chunks of an image file (a PromptError for anything that is not a readable image)."""
     from PIL import Image, UnidentifiedImageError
 
-    try:
-        size = Path(path).stat().st_size
-    except FileNotFoundError:
-        raise PromptError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise PromptError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    if size > MAX_FILE:
-        raise PromptError(f"{path}: too large for an image ({size:,} bytes; at most {MAX_FILE:,})")
+    size_within(path, MAX_FILE, "an image")
     try:
         with Image.open(path) as image:
             image.load()

@@ -56,7 +56,7 @@ def write_atomic(path: str | Path, data: bytes) -> None:
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise PromptError(f"--out {path}: the folder {folder} does not exist")
-    from ..atomic import write_bytes
+    from ..files import write_bytes
 
     write_bytes(folder / path.name, data)
 

@@ -1,4 +1,8 @@
-"""Writing output files whole or not at all."""
+"""Files: written whole or not at all, read within a size limit.
+
+The one atomic writer (:func:`atomic_path`, :func:`write_bytes`) every output goes
+through, and :func:`size_within`, the size check before reading a file someone handed us.
+"""
 from __future__ import annotations
 
 import os
@@ -32,3 +36,19 @@ def write_bytes(path: str | Path, data: bytes) -> Path:
     with atomic_path(path) as tmp:
         Path(tmp).write_bytes(data)
     return path
+
+
+def size_within(path, limit: int, what: str) -> int:
+    """The size of ``path`` in bytes, or a PromptError when it is missing, unreadable or over
+    ``limit`` (``what`` names the kind of file in the message: "an image")."""
+    from .errors import PromptError
+
+    try:
+        size = Path(path).stat().st_size
+    except FileNotFoundError:
+        raise PromptError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise PromptError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if size > limit:
+        raise PromptError(f"{path}: too large for {what} ({size:,} bytes; at most {limit:,})")
+    return size

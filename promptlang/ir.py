@@ -110,6 +110,20 @@ def longest(prompt: Prompt) -> Segment:
     return max(zip(prompt.segments, ends(prompt)), key=lambda pair: pair[1] - pair[0].start)[0]
 
 
+def merged(fragments) -> list[Fragment]:
+    """Adjacent fragments of equal weight merged into one (its text joined with the second's
+    ``join``); the first keeps its own ``join``. The one place this is done: the resolver
+    and every text target use it (Compel's encoding has rules of its own for joins, see
+    :func:`promptlang.diffusion.encode.pieces`)."""
+    out: list[Fragment] = []
+    for frag in fragments:
+        if out and out[-1].weight == frag.weight:
+            out[-1] = replace(out[-1], text=out[-1].text + frag.join + frag.text)
+        else:
+            out.append(frag)
+    return out
+
+
 def join_text(fragments: tuple[Fragment, ...] | list[Fragment]) -> str:
     """The fragments' words as one plain string (no weights)."""
     out = []

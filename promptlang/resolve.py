@@ -286,7 +286,7 @@ def _build_plain(decl: ast.PromptDecl, merged: _Merged, scope: Scope, warnings: 
                           decl.span)
     subject = [piece for phrase in (slots["subject"].phrases if "subject" in slots else ())
                for piece in _subject_pieces(phrase, scope)]
-    plain_subject = ir.join_text(_merge_equal(subject)) if subject else ""
+    plain_subject = ir.join_text(ir.merged(subject)) if subject else ""
     positive: list[ir.Fragment] = []
     negative_terms: list[tuple[ir.Fragment, ast.Span]] = []
     subject_placed = False
@@ -354,7 +354,7 @@ def _build_plain(decl: ast.PromptDecl, merged: _Merged, scope: Scope, warnings: 
                 negative.extend(_split_text(text, entry.weight * item.weight, item.span, first_join=", "))
     negative.extend(f for f, _ in negative_terms)
     negative = _dedupe_terms(negative, decl, warnings)
-    positive = _merge_equal(positive)
+    positive = ir.merged(positive)
     if positive:
         positive[0] = replace(positive[0], join="")
     if negative:
@@ -411,16 +411,6 @@ def _trailing_join(text: str) -> str:
     if tail is None:
         return ""
     return ", " if "," in tail.group(0) else " "
-
-
-def _merge_equal(frags: list[ir.Fragment]) -> list[ir.Fragment]:
-    out: list[ir.Fragment] = []
-    for frag in frags:
-        if out and out[-1].weight == frag.weight:
-            out[-1] = replace(out[-1], text=out[-1].text + frag.join + frag.text)
-        else:
-            out.append(frag)
-    return out
 
 
 def _terms(text: str) -> list[str]:

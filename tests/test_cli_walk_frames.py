@@ -156,9 +156,10 @@ def test_reproduce_inner_grid_tiles_is_pixel_identical(tiny_cli, made, in_tmp, c
 
 
 def test_reproduce_a_walk_endpoint_and_a_sheet_tile_as_renders(tiny_cli, made, in_tmp, capsys):
-    for original, written in [(made / "walk" / "walk-cat-dog-000.png", "cat-1.png"),
-                              (made / "grid" / f"{GRID}-r00-c02.png", "dog-2.png"),
-                              (made / "s-tiles" / "s-r01-c00-dog-1.png", "dog-1.png")]:
+    """Each is written under the name it had (two tiles of one prompt and seed never collide)."""
+    for original in [made / "walk" / "walk-cat-dog-000.png", made / "grid" / f"{GRID}-r00-c02.png",
+                     made / "s-tiles" / "s-r01-c00-dog-1.png"]:
+        written = original.name
         code, out, _ = run(tiny_cli, capsys, "reproduce", str(original), "-o", "again", "-q")
         assert code == 0 and out.startswith(f"again/{written}  (seed ")
         assert np.array_equal(pixels(in_tmp / "again" / written), pixels(original)), original.name

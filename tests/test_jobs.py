@@ -103,12 +103,27 @@ def test_the_render_job_runs_on_any_backend_and_reports_events(tiny_cli, compile
     assert [s.start for s in found.prompt.segments] == [0.0, 0.5] and found.render["batch"] == 2
 
 
-def test_a_plan_refuses_existing_files_before_anything_loads(compiled, in_tmp):
+def test_a_plan_refuses_existing_files_and_unknown_models_before_anything_loads(compiled, in_tmp, monkeypatch):
+    import promptlang.diffusion.models
+
+    monkeypatch.setattr(promptlang.diffusion.models, "load_pipeline", lambda *a, **k: pytest.fail("loaded"))
     (in_tmp / "out").mkdir()
     (in_tmp / "out" / "dog-5.png").write_bytes(b"mine")
     with pytest.raises(PromptError, match="dog-5.png already exists"):
-        render_job.plan(compiled.prompts, in_tmp / "out", model="builtin:never-loaded")
-    assert (in_tmp / "out" / "dog-5.png").read_bytes() == b"mine"
+        render_job.plan(compiled.prompts, in_tmp / "out", model="builtin:tiny")
+    with pytest.raises(PromptError, match="unknown builtin model `builtin:tiyn`"):
+        render_job.plan(compiled.prompts, in_tmp / "new", model="builtin:tiyn")
+    with pytest.raises(PromptError, match="only .safetensors checkpoints"):
+        (in_tmp / "model.ckpt").write_bytes(b"pickle")
+        render_job.plan(compiled.prompts, in_tmp / "new", model=str(in_tmp / "model.ckpt"))
+    assert (in_tmp / "out" / "dog-5.png").read_bytes() == b"mine" and not (in_tmp / "new").exists()
+
+
+def test_fast_mode_never_changes_a_pipeline_handed_over(tiny, compiled):
+    before = {name: type(p).__name__ for name, p in tiny.unet.attn_processors.items()}
+    with pytest.raises(PromptError, match="used as it is"):
+        promptlang.render(compiled.prompts[0], pipe=tiny, fast=True)
+    assert {name: type(p).__name__ for name, p in tiny.unet.attn_processors.items()} == before
 
 
 def test_settings_are_completed_for_the_model_that_renders(compiled):

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from .. import __version__, ir
 from ..errors import PromptError
+from ..settings import LIMITS
 from .png import text_chunks
 
 RENDER = "promptlang"
@@ -53,7 +54,8 @@ def versions() -> dict:
 
 def catalogs(items) -> list[dict]:
     """The catalogs a render used: name, version, sha256, and where (bundled ones by their
-    place in the package, not this machine's absolute path)."""
+    place in the package, not this machine's absolute path). ``items``: loaded catalogs, or
+    the dicts an earlier record holds (a reproduction records them again)."""
     from ..resources import styles_dir
 
     def short(path: str) -> str:
@@ -62,7 +64,12 @@ def catalogs(items) -> list[dict]:
         except (ValueError, OSError):
             return path
 
-    return [{"name": c.name, "version": c.version, "sha256": c.sha256, "path": short(c.path)} for c in items]
+    out = []
+    for c in items:
+        c = c if isinstance(c, dict) else {"name": c.name, "version": c.version, "sha256": c.sha256, "path": c.path}
+        out.append({"name": c["name"], "version": c["version"], "sha256": c["sha256"],
+                    "path": short(str(c.get("path", "")))})
+    return out
 
 
 def render(prompt: ir.Prompt, *, model: str, seed: int, index: int, source: str | None, source_path: str | None,
@@ -189,7 +196,7 @@ def _render(found: Found, info) -> None:
     if not isinstance(info, dict):
         raise ValueError("not a JSON object")
     prompt = ir.from_json(info["ir"])
-    seed = _whole(info.get("seed"), "seed", 0, 2**32 - 1)
+    seed = _whole(info.get("seed"), "seed", *LIMITS["seed"])
     if not isinstance(info.get("model"), str) or not info["model"]:
         raise ValueError("bad model")
     _whole(info.get("index", 0), "index", 0)
@@ -247,7 +254,7 @@ def _walk(found: Found, info) -> None:
         prompt = ir.from_json(end["ir"])
         if not NAME.fullmatch(prompt.name) or end.get("name") != prompt.name:
             raise ValueError(f"bad prompt name {prompt.name!r}")
-        seed = _whole(end["seed"], "seed", 0, 2**32 - 1)
+        seed = _whole(end["seed"], "seed", *LIMITS["seed"])
         prompts.append(_checked(with_frame_settings(prompt, settings, seed=seed, model=info["model"])))
     found.walk, found.endpoints = info, prompts
 

@@ -63,7 +63,11 @@ __all__ = ["ENCODE_VERSION", "Conditioning", "to_conjunction", "encode", "pad_le
 # --------------------------------------------------------------------------- IR -> Compel
 
 def pieces(fragments) -> list[tuple[str, float]]:
-    """The (text, weight) runs Compel's parser would produce for these IR fragments."""
+    """The (text, weight) runs Compel's parser would produce for these IR fragments.
+
+    Not :func:`promptlang.ir.merged`: Compel treats a join with words in it (``", "``) as a
+    run of weight 1 *between* two weighted runs, and only whitespace glues runs of equal
+    weight, so merging here follows Compel's rules, not the text targets'."""
     runs: list[list] = []  # [text, weight]
     pending = ""  # whitespace waiting to glue two runs of equal weight
 

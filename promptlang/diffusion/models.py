@@ -26,7 +26,6 @@ from pathlib import Path
 from ..errors import PromptError
 
 BUILTIN = {"builtin:tiny": "sd", "builtin:tiny-sdxl": "sdxl"}
-TEST_MODEL_WARNING = "{model} is a random-weight test model: it renders noise"
 
 _SD_CLASSES = ("StableDiffusionPipeline",)
 _SDXL_CLASSES = ("StableDiffusionXLPipeline",)
@@ -241,9 +240,8 @@ def load_pipeline(model: str, device: str = "cpu", dtype=None, local_files_only:
     if str(device).startswith("cuda") and not torch.cuda.is_available():
         raise PromptError(f"device `{device}` asked for, but torch sees no CUDA GPU",
                           hint=f"use --device cpu (torch {torch.__version__} is installed)")
-    if model.startswith("builtin:") and model not in BUILTIN:
-        raise PromptError(f"unknown builtin model `{model}`", hint="builtin models: " + ", ".join(BUILTIN))
-    if model in BUILTIN:
+    if model.startswith("builtin:"):
+        locate(model)
         pipe = build_tiny(BUILTIN[model])
         pipe = pipe.to(device=device, dtype=torch_dtype) if torch_dtype != torch.float32 else pipe.to(device)
     else:
@@ -275,21 +273,40 @@ class _quiet_loading:
             tlog.enable_progress_bar()
 
 
-def _load(model: str, dtype, local_files_only: bool, config: str | None):
+def locate(model: str, local_files_only: bool = True) -> tuple[str, Path | None]:
+    """Where a model string points, checked without loading anything (jobs call it while
+    planning, so a typo fails before the first image): ``("builtin", None)``,
+    ``("folder", path)``, ``("file", path)`` or ``("hub", folder in the cache)``. A
+    PromptError for anything that cannot load."""
+    if model.startswith("builtin:"):
+        if model not in BUILTIN:
+            raise PromptError(f"unknown builtin model `{model}`", hint="builtin models: " + ", ".join(BUILTIN))
+        return "builtin", None
     path = Path(model).expanduser()
     if path.is_dir():
-        return _load_folder(path, dtype, model)
+        if not (path / "model_index.json").is_file():
+            raise PromptError(f"{model}: not a diffusers model folder (no model_index.json)",
+                              hint="save a pipeline with `pipe.save_pretrained(folder)`, or pass a "
+                                   ".safetensors checkpoint")
+        return "folder", path
     if path.is_file():
         if path.suffix != ".safetensors":
             raise PromptError(f"{model}: only .safetensors checkpoints are supported",
                               hint="pickle checkpoints (.ckpt, .pt, .bin) can run code when loaded; "
                                    "convert the file to .safetensors")
-        return _load_single_file(path, dtype, local_files_only, config, model)
+        return "file", path
     if path.exists() or _looks_like_path(model):
         raise PromptError(f"model `{model}` not found: no such file or folder",
                           hint="give a diffusers folder (with model_index.json), a .safetensors "
                                "checkpoint, a Hugging Face id, or builtin:tiny")
-    return _load_hub(model, dtype, local_files_only)
+    return "hub", _hub_folder(model, local_files_only)
+
+
+def _load(model: str, dtype, local_files_only: bool, config: str | None):
+    kind, path = locate(model, local_files_only)
+    if kind == "file":
+        return _load_single_file(path, dtype, local_files_only, config, model)
+    return _load_folder(path, dtype, model)
 
 
 def _load_folder(path: Path, dtype, model: str, **kwargs):
@@ -338,7 +355,8 @@ def _download_hint(repo: str, what: str = "") -> str:
             f"cache folder here), or pass a local diffusers folder")
 
 
-def _load_hub(model: str, dtype, local_files_only: bool):
+def _hub_folder(model: str, local_files_only: bool) -> Path:
+    """The folder of a Hugging Face id in the local cache (offline unless asked)."""
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError
 
@@ -355,8 +373,7 @@ def _load_hub(model: str, dtype, local_files_only: bool):
     if not (path / "model_index.json").is_file():
         raise PromptError(f"model `{model}` in the Hugging Face cache ({_hf_cache()}) is incomplete: "
                           f"no model_index.json", hint=_download_hint(model))
-    pipe = _load_folder(path, dtype, model)
-    return pipe
+    return path
 
 
 class _LazyCheckpoint:

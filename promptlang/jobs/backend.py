@@ -101,25 +101,28 @@ class Frames:
 class Local:
     """Runs tasks in this process. Each model is loaded once (per device) and kept, so
     several jobs (``build --render`` over many files) share it; ``models`` may be given
-    pipelines already loaded, by model id."""
+    pipelines already loaded, by model id. ``fast`` applies :mod:`promptlang.diffusion.fast`
+    to the models this backend loads itself, never to one it was handed."""
 
     def __init__(self, device: str | None = None, *, fast: bool = False, models: dict | None = None):
         self.device = device
         self.fast = fast
         self.models = dict(models or {})
+        self._own: set = set()
 
     def model(self, model_id: str):
         from ..diffusion.models import load, wrap
 
         if model_id not in self.models:
             self.models[model_id] = load(model_id, self.device)
+            self._own.add(model_id)
+            if self.fast:
+                from ..diffusion.fast import apply
+
+                apply(self.models[model_id].pipe)
         model = self.models[model_id]
         if not hasattr(model, "native"):  # a pipeline handed over as it is
             model = self.models[model_id] = wrap(model, model_id)
-        if self.fast:
-            from ..diffusion.fast import apply
-
-            apply(model.pipe)
         return model
 
     def run(self, tasks, progress=None):

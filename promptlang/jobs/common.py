@@ -18,9 +18,9 @@ def prepare(prompt: ir.Prompt, *, model=None, images=None, seed=None, steps=None
     """The prompt with flag overrides applied, checked against the one table of limits,
     a seed chosen where none is stated, and a model required. ``width``/``height``
     replace a stated ``size`` or ``aspect``."""
-    from ..schedulers import SCHEDULERS, lookup
     from ..errors import suggest
-    from ..settings import validate
+    from ..schedulers import SCHEDULERS, lookup
+    from ..settings import LIMITS, validate
 
     changes = {k: v for k, v in dict(model=model, images=images, seed=seed, steps=steps, guidance=guidance,
                                      width=width, height=height).items() if v is not None}
@@ -34,7 +34,7 @@ def prepare(prompt: ir.Prompt, *, model=None, images=None, seed=None, steps=None
     settings = replace(prompt.settings, **changes)
     validate(settings)
     if settings.seed is None:
-        settings = replace(settings, seed=secrets.randbelow(2**32))
+        settings = replace(settings, seed=secrets.randbelow(LIMITS["seed"][1] + 1))
     if not settings.model:
         raise PromptError(f"prompt `{prompt.name}` names no model: add `model \"…\"` to the file or pass --model",
                           hint="`--model builtin:tiny` renders noise with a tiny test model, on any machine")
@@ -60,6 +60,15 @@ def folder(out) -> Path:
     if out.exists() and not out.is_dir():
         raise PromptError(f"--out {out} is a file, not a folder")
     return out
+
+
+def check_models(models) -> None:
+    """Fail while planning, before anything loads or is written, for a model that cannot
+    load (an unknown builtin, a path that is not there, a pickle file, an id not in the cache)."""
+    from ..diffusion.models import locate
+
+    for model in dict.fromkeys(models):
+        locate(model)
 
 
 def notes(models, report) -> None:

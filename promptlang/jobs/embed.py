@@ -8,7 +8,7 @@ from pathlib import Path
 from ..errors import PromptError
 from . import Event, ignore
 from .backend import Local, completed
-from .common import check_free, notes
+from .common import check_free, check_models, notes
 
 
 def source_hash(compiled) -> str:
@@ -49,6 +49,7 @@ def plan(compiled, prompts, out, *, one_file: bool, model=None, overwrite: bool 
         if not models[p.name]:
             raise PromptError(f"prompt `{p.name}` names no model: give --model or `model \"…\"` in the file",
                               hint="`--model builtin:tiny` works on any machine (a random-weight test model)")
+    check_models(models.values())
     check_free(paths, overwrite)
     return Plan(list(prompts), paths, models, source_hash(compiled), compiled.file.path,
                 str(cache_dir) if cache_dir else None)

@@ -12,7 +12,7 @@ from pathlib import Path
 from .. import ir
 from . import Event, ignore
 from .backend import Images, Local
-from .common import check_free, file_name, folder, image_count, notes, prepare
+from .common import check_free, check_models, file_name, folder, image_count, notes, prepare
 
 
 @dataclass
@@ -112,6 +112,7 @@ def plan(prompts, out, *, source: Source = Source(), overwrite: bool = False, ba
     if batch < 1:
         raise PromptError("--batch must be at least 1")
     prompts = [prepare(p, **overrides) for p in prompts]
+    check_models(p.settings.model for p in prompts)
     out = folder(out)
     files = [out / file_name(p, p.settings.seed + i) for p in prompts for i in range(image_count(p))]
     check_free(files, overwrite)
@@ -150,6 +151,11 @@ def render(prompts, pipe=None, *, model=None, device=None, batch_size: int = 1,
     if pipe is not None:
         from ..diffusion.models import wrap
 
+        if fast:
+            from ..errors import PromptError
+
+            raise PromptError("fast=True changes the pipeline's modules, and a pipeline you hand over is used "
+                              "as it is", hint="call promptlang.diffusion.fast.apply(pipe) yourself first")
         wrapped = wrap(pipe, model)
         model = wrapped.id
         backend.models[model] = wrapped

@@ -14,7 +14,7 @@ from pathlib import Path
 from ..errors import PromptError
 from . import Event, ignore
 from .backend import Local
-from .common import check_free, file_name, folder, notes, printable
+from .common import check_free, check_models, folder, notes, printable
 from .render import Rendered, Source, images, save
 
 
@@ -38,8 +38,9 @@ def run(image, out, *, model=None, overwrite: bool = False, backend=None, report
     model = model or info["model"]
     prompt = replace(prompt, settings=replace(prompt.settings, model=model))
     out = folder(out)
-    target = out / file_name(prompt, prompt.settings.seed)
+    target = out / f"{Path(image).stem}.png"  # the name it had: reproduced tiles of one sheet never collide
     check_free([target], overwrite)
+    check_models([model])
     notes([model], report)
     if info.get("batch", 1) > 1 or info.get("fast"):
         how = f"in a batch of {info['batch']}" if info.get("batch", 1) > 1 else "in fast mode"
@@ -47,15 +48,6 @@ def run(image, out, *, model=None, overwrite: bool = False, backend=None, report
     (done,) = images([prompt], backend or Local(), report=report)
     done = Rendered(done.image, done.prompt, done.seed, int(info.get("index", 0)), done.model, done.test_model)
     out.mkdir(parents=True, exist_ok=True)
-    catalogs = tuple(_Catalog(**{k: c.get(k, "") for k in ("name", "version", "sha256", "path")})
-                     for c in info.get("catalogs") or [])
-    save(done, target, Source(info.get("source"), info.get("source_path"), catalogs))
+    save(done, target, Source(info.get("source"), info.get("source_path"), tuple(info.get("catalogs") or ())))
     report(Event("file", f"seed {done.seed}, reproduced from {image}", path=target))
     return target
-
-
-class _Catalog:
-    """A catalog as a PNG recorded it (name, version, sha256, path): enough to record it again."""
-
-    def __init__(self, name, version, sha256, path):
-        self.name, self.version, self.sha256, self.path = name, version, sha256, path

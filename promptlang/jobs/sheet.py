@@ -22,7 +22,7 @@ from .. import ast, ir
 from ..errors import PromptError
 from . import Event, ignore
 from .backend import Local
-from .common import check_free, notes, prepare
+from .common import check_free, check_models, notes, prepare
 from .render import Source, images
 
 
@@ -151,6 +151,7 @@ def plan(compiled, out, *, prompts=None, seeds=None, models=None, vary=None, mod
                           hint="give --image-size WxH")
     the_plan = Plan(tiles, [r[0] for r in rows], [col_label(m, s) for m, s in cols], out, Source.of(compiled),
                     str(cache_dir) if cache_dir else None)
+    check_models(the_plan.models)
     check_free(the_plan.files, overwrite)
     return the_plan
 
@@ -162,13 +163,14 @@ def run(the_plan: Plan, *, backend=None, report=ignore):
 
     backend = backend or Local()
     notes(the_plan.models, report)
-    the_plan.tiles_dir.mkdir(parents=True, exist_ok=True)
     grid = [[None] * len(the_plan.col_labels) for _ in the_plan.row_labels]
     done_count, total = 0, len(the_plan.tiles)
+    report(Event("progress", task="sheet", done=0, total=total))
     for model in the_plan.models:
         tiles = [t for t in the_plan.tiles if t.prompt.settings.model == model]
         for tile, done in zip(tiles, images([t.prompt for t in tiles], backend, cache_dir=the_plan.cache_dir,
                                             report=report)):
+            the_plan.tiles_dir.mkdir(parents=True, exist_ok=True)  # once there is a tile: a failure leaves none
             path = the_plan.tiles_dir / tile.filename
             # an ordinary render's provenance, and the tile's place in the sheet
             chunks = records.render_chunks(done.prompt, model=done.model, seed=done.seed, index=0,
@@ -192,6 +194,7 @@ def run(the_plan: Plan, *, backend=None, report=ignore):
         "layout": layout.as_dict(),
     }
     png.save(layout.image, the_plan.out, {records.SHEET: record})
-    report(Event("file", f"{layout.rows} rows x {layout.cols} columns of {layout.tile[0]}x{layout.tile[1]} tiles",
-                 path=the_plan.out))
+    rows, cols = layout.rows, layout.cols
+    report(Event("file", f"{rows} row{'s' * (rows != 1)} x {cols} column{'s' * (cols != 1)} of "
+                         f"{layout.tile[0]}x{layout.tile[1]} tiles", path=the_plan.out))
     return layout

@@ -14,7 +14,7 @@ from pathlib import Path
 from ..errors import PromptError
 from . import Event, ignore
 from .backend import Frames, Local
-from .common import check_free, check_walkable, folder, notes, prepare
+from .common import check_free, check_models, check_walkable, folder, notes, prepare
 from .render import Source
 
 
@@ -67,6 +67,7 @@ def plan(compiled, names, count: int, out, *, animation: str = "gif", overwrite:
     check_walkable(prompts)
     model = model or next((p.settings.model for p in prompts if p.settings.model), None)
     prompts = [prepare(p, model=model, images=1, **overrides) for p in prompts]
+    check_models([prompts[0].settings.model])
     out = folder(out)
     files = [frame_file(out, kind, names, count, i) for i in range(count * count if kind == "grid" else count)]
     if kind == "grid":
@@ -111,9 +112,7 @@ def save_frame(image, path, info: dict, source: Source, endpoint=None) -> Path:
         chunks = records.render_chunks(endpoint, model=info["model"], seed=endpoint.settings.seed, index=0,
                                        source=source.text, source_path=source.path, catalog_list=source.catalogs,
                                        test_model=info["test_model"])
-    walk = dict(info, source=source.text, source_path=source.path,
-                catalogs=[{"name": c.name, "version": c.version, "sha256": c.sha256, "path": c.path}
-                          for c in source.catalogs])
+    walk = dict(info, source=source.text, source_path=source.path, catalogs=records.catalogs(source.catalogs))
     return png.save(image, path, {**chunks, records.WALK: walk})
 
 
@@ -204,6 +203,7 @@ def reproduce_frame(found, out, *, model=None, overwrite=False, backend=None, re
     target = frame_file(out, record["kind"], [e["name"] for e in record["endpoints"]], count, record["frame"])
     check_free([target], overwrite)
     model = model or record["model"]
+    check_models([model])
     prompts = [replace(p, settings=replace(p.settings, model=model)) for p in prompts]
     notes([model], report)
     backend = backend or Local()

@@ -17,15 +17,11 @@ def emit(target: str, prompt, warnings: list | None = None) -> str:
 
 
 def runs(fragments):
-    """Adjacent fragments of equal weight merged: a list of (join, text, weight)."""
-    out = []
-    for i, frag in enumerate(fragments):
-        join = frag.join if i else ""
-        if out and out[-1][2] == frag.weight:
-            out[-1] = (out[-1][0], out[-1][1] + join + frag.text, frag.weight)
-        else:
-            out.append((join, frag.text, frag.weight))
-    return out
+    """Adjacent fragments of equal weight merged (:func:`promptlang.ir.merged`): a list of
+    (join, text, weight), the first with no join."""
+    from ..ir import merged
+
+    return [(f.join if i else "", f.text, f.weight) for i, f in enumerate(merged(fragments))]
 
 
 def number(weight: float) -> str:

@@ -96,17 +96,20 @@ def test_sheet_defaults_and_models(cli, in_tmp):
     assert [t["seed"] for t in record["tiles"]] == [5, 6]
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--prompts", "meeting,cta"], "no prompt named `cta`.*did you mean `cat`"),
-    (["--vary", "style=van_gogh,dalli"], "unknown style `dalli`; did you mean `dali`"),
-    (["--vary", "style"], "expected SLOT=VALUE"),
-    (["-o", "sheet.jpg"], "ending in .png"),
-    (["--models", "builtin:tiny", "--model", "builtin:tiny"], "not both"),
+@pytest.mark.parametrize("argv, code, message", [
+    (["--prompts", "meeting,cta"], 1, "no prompt named `cta`.*did you mean `cat`"),
+    (["--vary", "style=van_gogh,dalli"], 1, "unknown style `dalli`; did you mean `dali`"),
+    (["--vary", "style"], 2, "expected SLOT=VALUE"),
+    (["--vary", "stylez=a,b"], 2, "`stylez` is neither a slot nor a setting; did you mean `style`"),
+    (["-o", "sheet.jpg"], 1, "ending in .png"),
+    (["-o", "nowhere/s.png"], 1, "the folder nowhere does not exist"),
+    (["--models", "builtin:tiny", "--model", "builtin:tiny"], 2, "not both"),
+    (["--models", "builtin:tiny,./no-model"], 1, "no-model` not found"),
 ])
-def test_sheet_errors_are_clear_and_write_nothing(cli, in_tmp, capsys, argv, message):
+def test_sheet_errors_are_clear_and_write_nothing(cli, in_tmp, capsys, argv, code, message):
     if "--model" not in argv and "--models" not in argv:
         argv = argv + ["--model", "builtin:tiny"]
-    assert cli("sheet", "s.prompt", *argv) == 1
+    assert cli("sheet", "s.prompt", *argv) == code
     err = capsys.readouterr().err
     assert "Traceback" not in err and re.search(message, err), err
     assert sorted(p.name for p in in_tmp.iterdir()) == ["s.prompt"]

@@ -159,6 +159,9 @@ def read(path) -> Found:
     """Every promptlang chunk of an image; a PromptError when it has none."""
     text = text_chunks(path)
     if not {RENDER, WALK, SHEET} & set(text):
+        if Path(path).suffix.lower() in (".gif", ".webp"):
+            raise PromptError(f"{path}: has no promptlang provenance (a walk's animation carries none: its "
+                              "frames, the PNGs beside it, each carry theirs)")
         raise PromptError(f"{path}: has no promptlang provenance (it was not rendered by promptlang, or a tool "
                           "stripped its text chunks)")
     found = Found(str(path), parameters=text.get(PARAMETERS))
@@ -170,10 +173,21 @@ def read(path) -> Found:
                 raise ValueError(f"longer than {MAX_CHUNK:,} characters")
             check(found, json.loads(text[chunk]))
         except (ValueError, KeyError, TypeError, AttributeError, IndexError, PromptError) as exc:
-            reason = exc.message if isinstance(exc, PromptError) else str(exc)
+            reason = _reason(exc)
             label = "promptlang chunk" if chunk == RENDER else f"`{chunk}` chunk"
             found.errors[chunk] = PromptError(f"{path}: its {label} is damaged ({reason})")
     return found
+
+
+def _reason(exc) -> str:
+    """Why a chunk was refused, in words (not Python's)."""
+    if isinstance(exc, PromptError):
+        return exc.message
+    if isinstance(exc, KeyError):
+        return f"no {exc.args[0]!r}" if exc.args else "a field is missing"
+    if isinstance(exc, (TypeError, AttributeError, IndexError)):
+        return "a field has the wrong type or shape"
+    return str(exc)
 
 
 def _whole(value, what: str, low: int, high: int | None = None) -> int:

@@ -92,6 +92,30 @@ class CommaList(click.ParamType):
         return out
 
 
+class Vary(click.ParamType):
+    """``SLOT=V,V,…``: a slot or setting and the values a sheet's rows try; the value is
+    ``(slot, [values])``. Each value is checked later, as that field of the file."""
+
+    name = "SLOT=V,V,…"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        from ..syntax import PARAMS, SLOTS
+
+        slot, eq, values = str(value).partition("=")
+        slot = slot.strip()
+        items = [v.strip() for v in values.split(",") if v.strip()]
+        if not eq or not slot or not items:
+            self.fail(f"{value!r}: expected SLOT=VALUE,VALUE,… such as style=van_gogh,dali", param, ctx)
+        if slot not in SLOTS + PARAMS:
+            from ..errors import suggest
+
+            self.fail(f"`{slot}` is neither a slot nor a setting{suggest(slot, SLOTS + PARAMS)} (slots: "
+                      f"{', '.join(SLOTS)}; settings: {', '.join(PARAMS)})", param, ctx)
+        return slot, items
+
+
 STEPS = click.IntRange(*LIMITS["steps"])
 IMAGES = click.IntRange(*LIMITS["images"])
 SEED = click.IntRange(*LIMITS["seed"])

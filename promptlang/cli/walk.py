@@ -46,6 +46,8 @@ def walk(file, start, end, frames, grid, tiles, out, model, steps, image_size, a
     if not grid and not (start and end):
         raise click.UsageError("walk needs --from A --to B, or --grid A B C D "
                                "(e.g. `promptlang walk FILE --from cat --to dog --frames 8`)")
+    if grid and any(name.startswith("-") for name in grid):
+        raise click.UsageError(f"--grid needs four prompt names, not {' '.join(grid)}")
     if grid and frames is not None:
         raise click.UsageError("--frames is for a walk (--from/--to); a grid's size is --tiles K")
     if not grid and tiles is not None:
@@ -77,7 +79,7 @@ def walk(file, start, end, frames, grid, tiles, out, model, steps, image_size, a
               metavar="S,S,…", help="seeds (columns); default: each prompt's own seed")
 @click.option("--models", type=options.CommaList(what="models"), metavar="M,M,…",
               help="models (columns, before seeds)")
-@click.option("--vary", metavar="SLOT=V,V,…",
+@click.option("--vary", type=options.Vary(), metavar="SLOT=V,V,…",
               help="rows for each value of a slot or setting, e.g. style=van_gogh,dali,picasso or steps=10,20")
 @options.out("OUT.png", "the sheet (default: FILE's name + -sheet.png); tiles go to OUT-tiles/")
 @options.model("the model when --models is not given")
@@ -93,6 +95,8 @@ def sheet(file, prompts, seeds, models, vary, out, model, steps, image_size, dev
     """Render prompts across seeds, models or slot values into one labelled grid
     (rows: prompts x --vary values; columns: models x seeds)."""
     quiet_libraries()
+    if models and model:
+        raise click.UsageError("give --models M1,M2 (a column per model) or --model M, not both")
     from ..jobs import sheet as job
     from ..jobs.backend import Local
 
@@ -100,7 +104,7 @@ def sheet(file, prompts, seeds, models, vary, out, model, steps, image_size, dev
     width, height = image_size or (None, None)
     out = Path(out) if out else Path(f"{Path(file).stem}-sheet.png")
     the_plan = job.plan(result, out, prompts=prompts, seeds=seeds, models=models,
-                        vary=job.parse_vary(vary) if vary else None, model=model, overwrite=overwrite,
+                        vary=vary, model=model, overwrite=overwrite,
                         cache_dir=cache_dir(no_cache), steps=steps, width=width, height=height)
     report = Reporter(quiet=quiet)
     try:

@@ -132,12 +132,6 @@ def _compels(pipe, kind: str) -> list:
     """Compel objects configured exactly as CompelForSD / CompelForSDXL configure them."""
     from compel import CompelForSD, CompelForSDXL
 
-    for name in ("tokenizer", "tokenizer_2"):
-        tok = getattr(pipe, name, None)
-        if tok is not None and isinstance(getattr(tok, "deprecation_warnings", None), dict):
-            # Compel tokenizes without truncation and chunks long prompts itself: the
-            # tokenizer's "longer than 77 ... indexing errors" warning is wrong here
-            tok.deprecation_warnings["sequence-length-is-longer-than-the-specified-maximum"] = True
     if kind == "sd":
         return [CompelForSD(pipe).compel]
     wrapper = CompelForSDXL(pipe)
@@ -391,16 +385,44 @@ def _encode_segments(segments, names, model, batch_size: int, cache_dir, batched
 
     todo = [i for i, r in enumerate(results) if r is None]
     if todo:
-        compels = _compels(pipe, kind)
-        force_zeros = bool(getattr(pipe.config, "force_zeros_for_empty_prompt", False))
-        for start in range(0, len(todo), batch_size):
-            group = todo[start:start + batch_size]
-            encoded = _encode_group([segments[i] for i in group], compels, kind, force_zeros, batched)
-            for i, tensors in zip(group, encoded):
-                results[i] = tensors
-                if cache_dir is not None:
-                    _cache_write(Path(cache_dir), keys[i], tensors, segments[i], names[i], model)
+        with _no_length_warning():
+            _encode_todo(todo, segments, names, results, keys, model, batch_size, cache_dir, batched)
     return results
+
+
+class _LengthWarning:
+    """A logging filter for transformers' "Token indices sequence length is longer than the
+    specified maximum ... indexing errors": Compel tokenizes without truncation and chunks
+    long prompts itself, so the warning is wrong here (filtered while we encode, not
+    switched off on the caller's tokenizer)."""
+
+    @staticmethod
+    def filter(record) -> bool:
+        return "Token indices sequence length is longer" not in record.getMessage()
+
+
+class _no_length_warning:
+    def __enter__(self):
+        import logging
+
+        self._logger = logging.getLogger("transformers.tokenization_utils_base")
+        self._logger.addFilter(_LengthWarning)
+
+    def __exit__(self, *exc):
+        self._logger.removeFilter(_LengthWarning)
+
+
+def _encode_todo(todo, segments, names, results, keys, model, batch_size: int, cache_dir, batched: bool):
+    """Encode the segments at ``todo`` (those the cache did not have) in groups of ``batch_size``."""
+    compels = _compels(model.pipe, model.kind)
+    force_zeros = bool(getattr(model.pipe.config, "force_zeros_for_empty_prompt", False))
+    for start in range(0, len(todo), batch_size):
+        group = todo[start:start + batch_size]
+        encoded = _encode_group([segments[i] for i in group], compels, model.kind, force_zeros, batched)
+        for i, tensors in zip(group, encoded):
+            results[i] = tensors
+            if cache_dir is not None:
+                _cache_write(Path(cache_dir), keys[i], tensors, segments[i], names[i], model)
 
 
 def default_cache_dir() -> Path | None:

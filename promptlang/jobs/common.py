@@ -55,10 +55,25 @@ def check_free(paths, overwrite: bool) -> None:
 
 
 def folder(out) -> Path:
-    """``out`` as an output folder: it may not be a file."""
+    """``out`` as an output folder (made, with its parents, once there is something to put
+    in it): neither it nor a parent may be a file."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise PromptError(f"--out {out} is a file, not a folder")
+    parent = next((p for p in out.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise PromptError(f"--out {out}: {parent} is a file, not a folder")
+    return out
+
+
+def out_file(out) -> Path:
+    """``out`` as an output file: its folder must exist, and it may not be a folder."""
+    out = Path(out)
+    if out.is_dir():
+        raise PromptError(f"--out {out} is a folder; give the file to write")
+    where = out.parent if str(out.parent) else Path(".")
+    if not where.is_dir():
+        raise PromptError(f"--out {out}: the folder {where} does not exist")
     return out
 
 
@@ -89,12 +104,13 @@ def file_name(prompt: ir.Prompt, seed: int) -> str:
     return f"{prompt.name}-{seed}.png"
 
 
-def check_walkable(prompts) -> None:
-    """A walk or grid mixes one conditioning per prompt: a prompt edit has several."""
+def check_walkable(prompts, source: str | None = None) -> None:
+    """A walk or grid mixes one conditioning per prompt: a prompt edit has several.
+    ``source``: the file's text, so the error shows the line and a caret."""
     for q in prompts:
         if len(q.segments) > 1:
             raise PromptError(f"prompt `{q.name}` switches text during sampling (`->`): a walk or grid mixes one "
-                              "conditioning per prompt", q.span,
+                              "conditioning per prompt", q.span, source=source,
                               hint="walk between prompts without `->` (a `blend` is fine)")
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from ..errors import PromptError
 from . import Event, ignore
 from .backend import Local, completed
-from .common import check_free, check_models, notes
+from .common import check_free, check_models, folder, notes, out_file
 
 
 def source_hash(compiled) -> str:
@@ -36,14 +36,14 @@ def plan(compiled, prompts, out, *, one_file: bool, model=None, overwrite: bool 
     if one_file:
         if out.is_dir():
             raise PromptError(f"--out {out} is a folder; with --prompt give the file to write (NAME.safetensors)")
-        paths = [out]
+        paths = [out_file(out)]
     else:
         if out.suffix == ".safetensors":
             raise PromptError(f"--out {out}: without --prompt every prompt gets its own file, so give a folder",
                               hint="or pick one prompt with --prompt NAME")
         if out.exists() and not out.is_dir():
             raise PromptError(f"--out {out} is a file; without --prompt give a folder")
-        paths = [out / f"{p.name}.safetensors" for p in prompts]
+        paths = [folder(out) / f"{p.name}.safetensors" for p in prompts]
     models = {p.name: model or p.settings.model for p in prompts}
     for p in prompts:
         if not models[p.name]:

@@ -46,36 +46,38 @@ class Source:
         return cls(compiled.file.source, compiled.file.path, tuple(compiled.scope.catalogs))
 
 
-def images(prompts, backend, *, batch: int = 1, cache_dir=None, fast: bool = False, report=ignore):
+def images(prompts, backend, *, batch: int = 1, cache_dir=None, fast: bool = False, report=ignore, labels=None):
     """Render prepared prompts (see :func:`~promptlang.jobs.common.prepare`) through ``backend``;
-    yield a :class:`Rendered` per image, in order, as each batch is done."""
-    tasks = []
-    for prompt in prompts:
+    yield a :class:`Rendered` per image, in order, as each batch is done. ``labels``: one
+    per prompt, naming its progress bar (default ``NAME image i/N``)."""
+    tasks = []  # (task, index of its prompt, first image, images of the prompt)
+    for k, prompt in enumerate(prompts):
         s = prompt.settings
         count = image_count(prompt)
         for start in range(0, count, batch):
             seeds = tuple(s.seed + start + i for i in range(min(batch, count - start)))
-            tasks.append((Images(prompt, seeds, str(cache_dir) if cache_dir else None), start, count))
-    by_task = {id(task): (start, count) for task, start, count in tasks}
+            tasks.append((Images(prompt, seeds, str(cache_dir) if cache_dir else None), k, start, count))
+    by_task = {id(task): (k, start, count) for task, k, start, count in tasks}
 
-    def progress_for(task):
-        start, count = by_task[id(task)]
-        label = f"{task.prompt.name} image {start + 1}" + (f"-{start + len(task.seeds)}" if len(task.seeds) > 1
-                                                            else "") + f"/{count}"
-        return lambda done, total: report(Event("progress", task=label, done=done, total=total))
+    def label(task) -> str:
+        k, start, count = by_task[id(task)]
+        if labels is not None:
+            return labels[k]
+        last = f"-{start + len(task.seeds)}" if len(task.seeds) > 1 else ""
+        return f"{task.prompt.name} image {start + 1}{last}/{count}"
 
-    current = {}
+    current = {"task": ""}
 
     def progress(done, total):
-        current["fn"](done, total)
+        report(Event("progress", task=current["task"], done=done, total=total))
 
     def run_tasks():
-        for task, _, _ in tasks:
-            current["fn"] = progress_for(task)
+        for task, _, _, _ in tasks:
+            current["task"] = label(task)
             yield task
 
     for task, (prompt, made) in backend.run(run_tasks(), progress):
-        start, _ = by_task[id(task)]
+        _, start, _ = by_task[id(task)]
         model = backend.model(task.model)
         for i, image in enumerate(made):
             yield Rendered(image, prompt, task.seeds[i], start + i, task.model, model.test_model,

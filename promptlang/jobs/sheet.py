@@ -22,18 +22,8 @@ from .. import ast, ir
 from ..errors import PromptError
 from . import Event, ignore
 from .backend import Local
-from .common import check_free, check_models, notes, prepare
+from .common import check_free, check_models, notes, out_file, prepare
 from .render import Source, images
-
-
-def parse_vary(text: str) -> tuple[str, list[str]]:
-    """``"style=van_gogh,dali"`` -> ``("style", ["van_gogh", "dali"])``."""
-    slot, eq, values = text.partition("=")
-    slot = slot.strip()
-    items = [v.strip() for v in values.split(",") if v.strip()]
-    if not eq or not slot or not items:
-        raise PromptError(f"--vary {text}: expected SLOT=VALUE,VALUE,… such as style=van_gogh,dali")
-    return slot, items
 
 
 def varied(compiled, name: str, slot: str, value: str) -> ir.Prompt:
@@ -111,12 +101,11 @@ def plan(compiled, out, *, prompts=None, seeds=None, models=None, vary=None, mod
     from ..settings import complete
 
     if models and model:
-        raise PromptError("give --models M1,M2 (a column per model) or --model M, not both")
+        raise PromptError("give a column per model (models) or one model, not both")
     out = Path(out)
     if out.suffix.lower() != ".png":
         raise PromptError(f"--out {out}: the sheet is a PNG; give a file name ending in .png")
-    if not (out.parent if str(out.parent) else Path(".")).is_dir():
-        raise PromptError(f"--out {out}: the folder {out.parent} does not exist")
+    out_file(out)
     names = list(prompts) if prompts else [p.name for p in compiled.prompts]
     for n in names:
         compiled.prompt(n)
@@ -168,8 +157,9 @@ def run(the_plan: Plan, *, backend=None, report=ignore):
     report(Event("progress", task="sheet", done=0, total=total))
     for model in the_plan.models:
         tiles = [t for t in the_plan.tiles if t.prompt.settings.model == model]
+        labels = [f"tile {the_plan.tiles.index(t) + 1}/{total} (r{t.row:02d} c{t.col:02d})" for t in tiles]
         for tile, done in zip(tiles, images([t.prompt for t in tiles], backend, cache_dir=the_plan.cache_dir,
-                                            report=report)):
+                                            report=report, labels=labels)):
             the_plan.tiles_dir.mkdir(parents=True, exist_ok=True)  # once there is a tile: a failure leaves none
             path = the_plan.tiles_dir / tile.filename
             # an ordinary render's provenance, and the tile's place in the sheet

@@ -14,17 +14,22 @@ from .common import printable
 
 
 def record(image) -> dict:
-    """The PNG's main record, as ``show --json`` prints it: its render, else its walk
-    frame, else its sheet."""
+    """The PNG's record, as ``show --json`` prints it: its render, else its walk frame,
+    else its sheet; a render that is also a walk's endpoint or a sheet's tile carries
+    that record too, under ``walk`` or ``sheet``."""
     from ..artifacts import records
 
     found = records.read(image)
-    for chunk, value in ((records.RENDER, found.render), (records.WALK, found.walk), (records.SHEET, found.sheet)):
+    chunks = [(records.RENDER, found.render), (records.WALK, found.walk), (records.SHEET, found.sheet)]
+    main = None
+    for chunk, value in chunks:
         if chunk in found.errors:
             raise found.errors[chunk]
-        if value is not None:
-            return value
-    raise AssertionError("records.read found no chunk")
+        main = main or value
+    if main is found.render:
+        extra = {"walk": found.walk, "sheet": found.sheet}
+        main = dict(main, **{k: v for k, v in extra.items() if v is not None})
+    return main
 
 
 def lines(image) -> list[str]:

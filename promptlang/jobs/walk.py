@@ -64,7 +64,7 @@ def plan(compiled, names, count: int, out, *, animation: str = "gif", overwrite:
         raise PromptError(f"a {kind} needs at least 2 {'frames' if kind == 'walk' else 'tiles per side'}, "
                           f"not {count}")
     prompts = [compiled.prompt(n) for n in names]
-    check_walkable(prompts)
+    check_walkable(prompts, compiled.file.source)
     model = model or next((p.settings.model for p in prompts if p.settings.model), None)
     prompts = [prepare(p, model=model, images=1, **overrides) for p in prompts]
     check_models([prompts[0].settings.model])

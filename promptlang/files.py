@@ -11,19 +11,34 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+def special(path) -> bool:
+    """True for a path that exists and is neither a regular file nor a folder: a device
+    (``/dev/null``, ``/dev/stdout``), a FIFO, a socket. Writing to one writes through it."""
+    return os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path)
+
+
 @contextmanager
 def atomic_path(path: str | Path):
     """Yield a temp path beside ``path``; on success it is renamed over ``path``, on any
     failure (Ctrl-C included) it is removed. The file gets the user's umask, not the
-    0600 that ``mkstemp`` gives, because outputs are made to be shared."""
+    0600 that ``mkstemp`` gives, because outputs are made to be shared.
+
+    A symbolic link is followed: the file it points to is replaced (atomically, beside
+    it) and the link stays. A device or FIFO (``-o /dev/null``) is written through, as
+    any Unix tool does: it is never replaced by a regular file."""
     path = Path(path)
+    if special(path):
+        yield str(path)
+        return
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
+        yield tmp
         umask = os.umask(0)
         os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        yield tmp
+        os.chmod(tmp, 0o666 & ~umask)  # after writing: some writers (safetensors) make the file anew
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

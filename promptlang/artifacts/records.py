@@ -196,12 +196,29 @@ def _whole(value, what: str, low: int, high: int | None = None) -> int:
     return value
 
 
+MAX_WEIGHT = 10_000  # a fragment's final weight: a weight written on a catalog entry's reference (±100) times
+# the entry's own (±100); beyond that a record is not one promptlang wrote (and 1e308 renders NaN)
+
+
 def _checked(prompt: ir.Prompt) -> ir.Prompt:
-    """The prompt's name and settings as a render would accept them."""
+    """The prompt's name, weights and settings as a render would accept them."""
+    import math
+
     from ..settings import validate
 
     if not NAME.fullmatch(prompt.name):
         raise ValueError(f"bad prompt name {prompt.name!r}")
+    starts = [segment.start for segment in prompt.segments]
+    if not starts or starts[0] != 0.0 or any(not (a < b <= 1.0) for a, b in zip(starts, starts[1:])):
+        raise ValueError("bad segment starts (0 first, then rising, at most 1)")
+    for segment in prompt.segments:
+        parts = segment.positive.parts if isinstance(segment.positive, ir.Blend) else ()
+        weights = [f.weight for side in (*ir.texts(segment.positive), segment.negative) for f in side]
+        weights += [part.weight for part in parts]
+        if not all(isinstance(w, float) and math.isfinite(w) and abs(w) <= MAX_WEIGHT for w in weights):
+            raise ValueError(f"a weight is not a number from -{MAX_WEIGHT:,} to {MAX_WEIGHT:,}")
+        if parts and sum(part.weight for part in parts) <= 0:
+            raise ValueError("the weights of a blend add up to 0 or less")
     validate(prompt.settings)
     return prompt
 

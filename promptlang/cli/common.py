@@ -41,11 +41,11 @@ def print_warnings(warnings) -> None:
         print(str(w) if not isinstance(w, str) else f"warning: {w}", file=sys.stderr)
 
 
-def check_free(paths, overwrite: bool) -> None:
+def check_free(paths, overwrite: bool, resumable: bool = False) -> None:
     """Refuse, before anything is made, to replace files unless --overwrite says so."""
     from ..jobs.common import check_free as check
 
-    check(paths, overwrite)
+    check(paths, overwrite, resumable)
 
 
 def write_atomic(path: str | Path, data: bytes) -> None:

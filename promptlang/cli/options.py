@@ -170,6 +170,9 @@ def out(metavar: str, help: str, default=None, required=False):
 
 
 overwrite = click.option("--overwrite", is_flag=True, help="replace files that already exist (never done without it)")
+resume = click.option("--resume", is_flag=True,
+                      help="go on after an interrupted run: keep the images already there, whole, and make the "
+                           "rest")
 quiet = click.option("-q", "--quiet", is_flag=True,
                      help="no progress bars and no `ok` lines; errors and warnings still print")
 json = click.option("--json", "as_json", is_flag=True, help="print JSON instead of text")

@@ -45,14 +45,15 @@ def embed(file, prompt, model, out, overwrite, device, no_cache, catalogs) -> in
 @options.device
 @options.batch
 @options.overwrite
+@options.resume
 @options.fast
 @options.no_cache
 @options.quiet
 @options.catalogs
 def render(file, prompt, model, out, images, seed, steps, guidance, scheduler, image_size, device, batch,
-           overwrite, fast, no_cache, quiet, catalogs) -> int:
+           overwrite, resume, fast, no_cache, quiet, catalogs) -> int:
     """Render prompts to PNG images that carry their provenance (never over an existing PNG
-    without --overwrite)."""
+    without --overwrite; after an interrupted run, --resume renders only what is missing)."""
     quiet_libraries()
     from ..jobs import render as job
     from ..jobs.backend import Local
@@ -60,12 +61,13 @@ def render(file, prompt, model, out, images, seed, steps, guidance, scheduler, i
     result = compile_and_warn(file, catalogs)
     width, height = image_size or (None, None)
     the_plan = job.plan(selected(result, prompt), out, source=job.Source.of(result), overwrite=overwrite,
-                        batch=batch, cache_dir=cache_dir(no_cache), fast=fast, model=model, images=images,
+                        resume=resume, batch=batch, cache_dir=cache_dir(no_cache), fast=fast, model=model, images=images,
                         seed=seed, steps=steps, guidance=guidance, scheduler=scheduler, width=width, height=height)
     report = Reporter(quiet=quiet)
     try:
         written = job.run(the_plan, backend=Local(device, fast=fast), report=report)
     finally:
         report.close()
-    print(f"rendered {len(written)} image{'s' * (len(written) != 1)} into {out}/")
+    kept = f" ({len(the_plan.done)} already there, kept)" if the_plan.done else ""
+    print(f"rendered {len(written)} image{'s' * (len(written) != 1)} into {out}/{kept}")
     return 0

@@ -142,12 +142,16 @@ def prompt_files(paths) -> list[Path]:
 @click.option("--warnings", "list_warnings", is_flag=True,
               help="list every target warning (what a target cannot say), not just how many there are")
 @options.overwrite
+@options.resume
 @options.quiet
 @options.catalogs
-def build(paths, out, targets, render, steps, image_size, list_warnings, overwrite, quiet, catalogs) -> int:
+def build(paths, out, targets, render, steps, image_size, list_warnings, overwrite, resume, quiet, catalogs) -> int:
     """Compile every .prompt file (or every one in a folder) to every text target, one file per
     target: OUT/NAME.TARGET. Existing outputs are refused unless --overwrite is given; all of
-    them are checked before anything is written. Warnings about the prompts themselves always
+    them are checked before anything is written (--resume keeps outputs that are already what
+    this build makes, and renders only the images still missing). A prompt that states no
+    seed renders with one made from its file's and its own name, the same every build.
+    Warnings about the prompts themselves always
     print; the targets' warnings (a weight plain text cannot write, a blend A1111 cannot
     express…) are counted per target, and listed with --warnings."""
     if render:
@@ -165,14 +169,17 @@ def build(paths, out, targets, render, steps, image_size, list_warnings, overwri
         try:
             result = compile_path(path, catalogs)
             texts = {t: render_text(result, t, None) for t in targets}
-            renders = _render_plan(result, render, steps, image_size, out / "renders" / path.stem)
+            renders = _render_plan(result, render, steps, image_size, out / "renders" / path.stem, resume)
         except PromptError as exc:
             report.error(str(exc))
             continue
         built.append((path, result, texts, renders))
         planned += [out / f"{path.stem}.{t}" for t in targets]
-        planned += renders.files if renders else []
-    check_free(planned, overwrite)
+        if renders:
+            planned += [f for f in renders.files if f not in renders.done]
+    if resume:  # a text output that already holds what this build writes is not in the way
+        planned = [p for p in planned if not _holds(p, built, out)]
+    check_free(planned, overwrite, resumable=bool(render))
     out.mkdir(parents=True, exist_ok=True)
     backend = None  # with --render: one backend, so each model is loaded once for all the files
     lost: dict[str, int] = {}  # target -> warnings not listed
@@ -201,15 +208,28 @@ def build(paths, out, targets, render, steps, image_size, list_warnings, overwri
     return 1 if report.failures else 0
 
 
-def _render_plan(result, model, steps, image_size, folder: Path):
-    """What `build --render` renders for one file (checked, nothing rendered); None without --render."""
+def _render_plan(result, model, steps, image_size, folder: Path, resume: bool = False):
+    """What `build --render` renders for one file (checked, nothing rendered); None without
+    --render. Files in the way are checked by `build` itself, with the text outputs."""
     if not model:
         return None
     from ..jobs import render as job
 
     width, height = image_size or (None, None)
-    return job.plan(result.prompts, folder, source=job.Source.of(result), overwrite=True, model=model,
-                    steps=steps, width=width, height=height)
+    return job.plan(result.prompts, folder, source=job.Source.of(result), overwrite=True, resume=resume,
+                    stable_seeds=True, model=model, steps=steps, width=width, height=height)
+
+
+def _holds(path: Path, built, out: Path) -> bool:
+    """True when ``path`` is a text output of this build and already holds exactly its text."""
+    for source, _, texts, _ in built:
+        for target, (text, _) in texts.items():
+            if path == out / f"{source.stem}.{target}":
+                try:
+                    return path.is_file() and path.read_bytes() == text.encode("utf-8")
+                except OSError:
+                    return False
+    return False
 
 
 # --------------------------------------------------------------------------- tokens

@@ -1,6 +1,7 @@
 """What every job shares: settings from flags, the files a job will write, notes."""
 from __future__ import annotations
 
+import os
 import secrets
 from dataclasses import replace
 from pathlib import Path
@@ -13,11 +14,19 @@ TEST_MODEL_NOTE = ("{model} is a tiny random-weight test model: it renders noise
                    "It proves the whole path works; give a real model with --model or `model` in the file.")
 
 
+def stable_seed(*parts: str) -> int:
+    """A seed that is the same every run for the same names (``build`` gives it to prompts
+    that state none, so rebuilding does not scatter new files): sha256, first 32 bits."""
+    import hashlib
+
+    return int(hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()[:8], 16)
+
+
 def prepare(prompt: ir.Prompt, *, model=None, images=None, seed=None, steps=None, guidance=None, scheduler=None,
-            width=None, height=None) -> ir.Prompt:
+            width=None, height=None, default_seed: int | None = None) -> ir.Prompt:
     """The prompt with flag overrides applied, checked against the one table of limits,
-    a seed chosen where none is stated, and a model required. ``width``/``height``
-    replace a stated ``size`` or ``aspect``."""
+    a seed chosen where none is stated (``default_seed``, or a random one), and a model
+    required. ``width``/``height`` replace a stated ``size`` or ``aspect``."""
     from ..errors import suggest
     from ..schedulers import SCHEDULERS, lookup
     from ..settings import LIMITS, validate
@@ -33,8 +42,15 @@ def prepare(prompt: ir.Prompt, *, model=None, images=None, seed=None, steps=None
         changes["scheduler"] = lookup(scheduler)
     settings = replace(prompt.settings, **changes)
     validate(settings)
-    if settings.seed is None:
-        settings = replace(settings, seed=secrets.randbelow(LIMITS["seed"][1] + 1))
+    last = LIMITS["seed"][1]
+    count = settings.images or 1
+    if settings.seed is None and default_seed is not None:
+        settings = replace(settings, seed=min(default_seed, last - count + 1))
+    elif settings.seed is None:  # a random seed whose images' seeds all fit in the range
+        settings = replace(settings, seed=secrets.randbelow(last - count + 2))
+    elif settings.seed + count - 1 > last:
+        raise PromptError(f"prompt `{prompt.name}`: seed {settings.seed:,} with {count} images goes past "
+                          f"{last:,} (image i uses seed + i)", hint=f"use a seed of at most {last - count + 1:,}")
     if not settings.model:
         raise PromptError(f"prompt `{prompt.name}` names no model: add `model \"…\"` to the file or pass --model",
                           hint="`--model builtin:tiny` renders noise with a tiny test model, on any machine")
@@ -45,13 +61,25 @@ def image_count(prompt: ir.Prompt) -> int:
     return prompt.settings.images or 1
 
 
-def check_free(paths, overwrite: bool) -> None:
-    """Refuse, before anything runs, to replace files unless ``overwrite`` says so."""
-    existing = [str(p) for p in paths if Path(p).exists()]
+def check_free(paths, overwrite: bool, resumable: bool = False) -> None:
+    """Refuse, before anything runs, to replace files unless ``overwrite`` says so, and to
+    write two outputs to one path. A device or FIFO is written through, not replaced, so
+    it needs no ``overwrite``."""
+    from ..files import special
+
+    seen: set = set()
+    for p in paths:
+        key = os.path.realpath(p)
+        if key in seen:
+            raise PromptError(f"two outputs would be written to {p}",
+                              hint="give them different names or folders")
+        seen.add(key)
+    existing = [str(p) for p in paths if Path(p).exists() and not special(p)]
     if existing and not overwrite:
         more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+        resume = ", --resume to keep the images an interrupted run finished" if resumable else ""
         raise PromptError(f"{existing[0]} already exists{more}",
-                          hint="pass --overwrite to replace, or choose another output with -o")
+                          hint=f"pass --overwrite to replace{resume}, or choose another output with -o")
 
 
 def folder(out) -> Path:

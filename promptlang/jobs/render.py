@@ -12,7 +12,7 @@ from pathlib import Path
 from .. import ir
 from . import Event, ignore
 from .backend import Images, Local
-from .common import check_free, check_models, file_name, folder, image_count, notes, prepare
+from .common import check_free, check_models, file_name, folder, image_count, notes, prepare, stable_seed
 
 
 @dataclass
@@ -46,25 +46,29 @@ class Source:
         return cls(compiled.file.source, compiled.file.path, tuple(compiled.scope.catalogs))
 
 
-def images(prompts, backend, *, batch: int = 1, cache_dir=None, fast: bool = False, report=ignore, labels=None):
+def images(prompts, backend, *, batch: int = 1, cache_dir=None, fast: bool = False, report=ignore, labels=None,
+           only=None):
     """Render prepared prompts (see :func:`~promptlang.jobs.common.prepare`) through ``backend``;
     yield a :class:`Rendered` per image, in order, as each batch is done. ``labels``: one
-    per prompt, naming its progress bar (default ``NAME image i/N``)."""
-    tasks = []  # (task, index of its prompt, first image, images of the prompt)
+    per prompt, naming its progress bar (default ``NAME image i/N``). ``only``: a set of
+    ``(prompt index, image index)`` pairs to render (the rest are skipped; default: all)."""
+    tasks = []  # (task, index of its prompt, the image indices it renders, images of the prompt)
     for k, prompt in enumerate(prompts):
         s = prompt.settings
         count = image_count(prompt)
-        for start in range(0, count, batch):
-            seeds = tuple(s.seed + start + i for i in range(min(batch, count - start)))
-            tasks.append((Images(prompt, seeds, str(cache_dir) if cache_dir else None), k, start, count))
-    by_task = {id(task): (k, start, count) for task, k, start, count in tasks}
+        wanted = [i for i in range(count) if only is None or (k, i) in only]
+        for at in range(0, len(wanted), batch):
+            indices = tuple(wanted[at:at + batch])
+            tasks.append((Images(prompt, tuple(s.seed + i for i in indices), str(cache_dir) if cache_dir else None),
+                          k, indices, count))
+    by_task = {id(task): (k, indices, count) for task, k, indices, count in tasks}
 
     def label(task) -> str:
-        k, start, count = by_task[id(task)]
+        k, indices, count = by_task[id(task)]
         if labels is not None:
             return labels[k]
-        last = f"-{start + len(task.seeds)}" if len(task.seeds) > 1 else ""
-        return f"{task.prompt.name} image {start + 1}{last}/{count}"
+        last = f"-{indices[-1] + 1}" if len(indices) > 1 else ""
+        return f"{task.prompt.name} image {indices[0] + 1}{last}/{count}"
 
     current = {"task": ""}
 
@@ -77,10 +81,10 @@ def images(prompts, backend, *, batch: int = 1, cache_dir=None, fast: bool = Fal
             yield task
 
     for task, (prompt, made) in backend.run(run_tasks(), progress):
-        _, start, _ = by_task[id(task)]
+        _, indices, _ = by_task[id(task)]
         model = backend.model(task.model)
         for i, image in enumerate(made):
-            yield Rendered(image, prompt, task.seeds[i], start + i, task.model, model.test_model,
+            yield Rendered(image, prompt, task.seeds[i], indices[i], task.model, model.test_model,
                            batch=len(task.seeds), fast=fast)
 
 
@@ -103,31 +107,79 @@ class Plan:
     batch: int = 1
     cache_dir: str | None = None
     fast: bool = False
+    done: list = field(default_factory=list)  # with resume: the PNGs already there, whole, not rendered again
+    todo: set | None = None  # with resume: the (prompt, image) pairs still to render
 
 
-def plan(prompts, out, *, source: Source = Source(), overwrite: bool = False, batch: int = 1, cache_dir=None,
-         fast: bool = False, **overrides) -> Plan:
+def plan(prompts, out, *, source: Source = Source(), overwrite: bool = False, resume: bool = False, batch: int = 1,
+         cache_dir=None, fast: bool = False, stable_seeds: bool = False, **overrides) -> Plan:
     """Check everything a render of ``prompts`` into folder ``out`` needs, before anything
-    loads: settings (``overrides`` as :func:`prepare` takes them), names, files to write."""
+    loads: settings (``overrides`` as :func:`prepare` takes them), names, files to write.
+
+    ``resume``: an image whose PNG is already there, whole and made from this very prompt
+    and seed (an interrupted run), is kept and not rendered again; any other file in the
+    way is still refused unless ``overwrite``. ``stable_seeds``: a prompt that states no
+    seed gets one made from the source file's name and its own name (:func:`stable_seed`), the same
+    every run, where it would get a random one."""
     from ..errors import PromptError
 
     if batch < 1:
         raise PromptError("--batch must be at least 1")
-    prompts = [prepare(p, **overrides) for p in prompts]
+    if resume and not stable_seeds and overrides.get("seed") is None:
+        unseeded = [p.name for p in prompts if p.settings.seed is None]
+        if unseeded:
+            raise PromptError(f"--resume needs to know the seeds, and prompt `{unseeded[0]}` states none "
+                              "(each run would pick new random ones)", hint="give --seed S, or `seed N` in the file")
+    prompts = [prepare(p, default_seed=stable_seed(Path(str(source.path)).name, p.name) if stable_seeds else None,
+                       **overrides) for p in prompts]
     check_models(p.settings.model for p in prompts)
     out = folder(out)
-    files = [out / file_name(p, p.settings.seed + i) for p in prompts for i in range(image_count(p))]
-    check_free(files, overwrite)
-    return Plan(prompts, out, files, source, batch, str(cache_dir) if cache_dir else None, fast)
+    places = [(k, i, out / file_name(p, p.settings.seed + i))
+              for k, p in enumerate(prompts) for i in range(image_count(p))]
+    done, todo = [], None
+    if resume:
+        done = [path for k, i, path in places if _already(path, prompts[k], prompts[k].settings.seed + i)]
+        todo = {(k, i) for k, i, path in places if path not in done}
+    check_free([path for _, _, path in places if path not in done], overwrite, resumable=True)
+    return Plan(prompts, out, [path for _, _, path in places], source, batch,
+                str(cache_dir) if cache_dir else None, fast, done, todo)
+
+
+def _already(path: Path, prompt: ir.Prompt, seed: int) -> bool:
+    """True when ``path`` is a whole PNG of this prompt at this seed (as a finished render writes it)."""
+    if not path.is_file():
+        return False
+    from ..artifacts import records
+    from ..errors import PromptError
+
+    try:
+        found = records.read(path)
+    except PromptError:
+        return False
+    made = found.prompt
+    words = ("positive", "negative", "segments")  # as the record keeps them (weights to 6 decimals)
+    if made is None or made.name != prompt.name or \
+            [ir.to_json(made).get(k) for k in words] != [ir.to_json(prompt).get(k) for k in words]:
+        return False
+    if (made.settings.seed, made.settings.model) != (seed, prompt.settings.model):
+        return False
+    from ..settings import complete
+
+    keys = ("width", "height", "steps", "guidance", "scheduler")
+    have = tuple(getattr(made.settings, k) for k in keys)
+    return any(have == tuple(getattr(complete(prompt.settings, native=n), k) for k in keys) for n in (512, 1024))
 
 
 def run(the_plan: Plan, *, backend=None, report=ignore) -> list[Path]:
     """Render the plan, saving each PNG as it is done; report each file written."""
     backend = backend or Local(fast=the_plan.fast)
     notes((p.settings.model for p in the_plan.prompts), report)
+    if the_plan.done:
+        report(Event("info", f"{len(the_plan.done)} of {len(the_plan.files)} images are already there, whole: "
+                             "kept (resume)"))
     written = []
     for done in images(the_plan.prompts, backend, batch=the_plan.batch, cache_dir=the_plan.cache_dir,
-                       fast=the_plan.fast, report=report):
+                       fast=the_plan.fast, report=report, only=the_plan.todo):
         the_plan.out.mkdir(parents=True, exist_ok=True)  # only once there is an image: a failed run leaves none
         path = save(done, the_plan.out / done.filename, the_plan.source)
         written.append(path)

@@ -74,13 +74,14 @@ def test_an_endless_pipe_is_bounded(tmp_path):
 
     fifo = tmp_path / "p.prompt"
     os.mkfifo(fifo)
+    keeper = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # lets the writer open without waiting
+    writer_fd = os.open(fifo, os.O_WRONLY)
     stop = threading.Event()
 
     def feed():
         try:
-            with open(fifo, "wb") as out:
-                while not stop.is_set():
-                    out.write(b"#" * 65536)
+            while not stop.is_set():
+                os.write(writer_fd, b"#" * 65536)
         except OSError:  # the reader went away
             pass
 
@@ -91,6 +92,9 @@ def test_an_endless_pipe_is_bounded(tmp_path):
             read_limited(fifo, 1_000_000, "a .prompt file")
     finally:
         stop.set()
+        os.close(keeper)  # the writer's next write fails: no reader left
+        writer.join(5)
+        os.close(writer_fd)
 
 
 def test_read_source_of_a_folder(tmp_path):

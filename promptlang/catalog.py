@@ -7,6 +7,8 @@ templates rendered only in a sandbox (see :mod:`promptlang.template`).
 """
 from __future__ import annotations
 
+import bisect
+import gc
 import hashlib
 import os
 import re
@@ -17,6 +19,7 @@ from pathlib import Path
 from .ast import Span
 from .cache import read_json, write_json
 from .errors import PromptError, span_at, suggest
+from .files import read_limited
 from .resources import styles_dir
 
 SECTIONS = ("format", "style", "quality", "negative")
@@ -26,6 +29,7 @@ KEY_RE = re.compile(r"^[0-9]*[A-Za-z_][A-Za-z0-9_]*$")
 MAX_FILE = 2_000_000
 MAX_TEXT = 2_000
 MAX_REQUIRES_DEPTH = 16
+MAX_NAME_BYTES = 255  # of one file name (NAME_MAX on Linux and macOS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +66,15 @@ def bundled_names() -> list[str]:
 
 def find(name: str, search_dirs=()) -> Path | None:
     """A catalog named ``name``: ``NAME.yaml`` in the search folders, then the bundled ones."""
+    if not name or len(f"{name}.yaml".encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES or "\0" in name:
+        return None  # no file can have that name: "no catalog named …", where the `use` line is
     for folder in [*search_dirs, styles_dir()]:
         candidate = Path(folder) / f"{name}.yaml"
-        if candidate.is_file():
-            return candidate
+        try:
+            if candidate.is_file():
+                return candidate
+        except (OSError, ValueError):  # a name the system will not look up is no catalog
+            continue
     return None
 
 
@@ -78,7 +87,16 @@ def confined(base: Path, relative: str, *, what: str, folder: str, span: Span | 
     if os.path.isabs(relative) or relative.startswith("~"):
         raise PromptError(f"{what} {relative!r} must be relative to {folder}, not absolute",
                           span, source=source)
-    target = (base / relative).resolve()
+    if "\0" in relative or any(len(part.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES
+                                for part in Path(relative).parts):
+        raise PromptError(f"{what} {_short(relative)} cannot name a file (a part of it is longer than "
+                          f"{MAX_NAME_BYTES} bytes, or it holds a NUL)", span, source=source)
+    try:
+        target = (base / relative).resolve()
+        target.is_file()  # a path the system refuses to look up (too long…) fails here, not later
+    except (OSError, ValueError) as exc:
+        raise PromptError(f"{what} {_short(relative)} cannot be read: {getattr(exc, 'strerror', None) or exc}",
+                          span, source=source) from None
     root = base.resolve()
     if target != root and root not in target.parents:
         raise PromptError(f"{what} {relative!r} points outside {folder}; catalogs must stay inside it",
@@ -86,6 +104,10 @@ def confined(base: Path, relative: str, *, what: str, folder: str, span: Span | 
                           hint="copy the catalog next to the file, or pass its folder with --catalogs DIR "
                                "and `use` it by name")
     return target
+
+
+def _short(text: str, most: int = 60) -> str:
+    return repr(text if len(text) <= most else text[:most] + "…")
 
 
 def load(path: Path | str, *, display: str | None = None) -> Catalog:
@@ -106,11 +128,9 @@ def load(path: Path | str, *, display: str | None = None) -> Catalog:
 @lru_cache(maxsize=64)
 def _load_cached(path: str, size: int, mtime_ns: int, shown: str) -> Catalog:
     try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise PromptError(f"cannot read catalog {shown}: {exc.strerror or exc}") from None
-    if len(raw) > MAX_FILE:
-        raise PromptError(f"catalog {shown} is too large ({len(raw):,} bytes; at most {MAX_FILE:,})")
+        raw = read_limited(path, MAX_FILE, "a catalog")
+    except PromptError as exc:
+        raise PromptError(f"catalog {shown}: {exc.message.removeprefix(f'{path}: ')}") from None
     try:
         source = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -120,7 +140,15 @@ def _load_cached(path: str, size: int, mtime_ns: int, shown: str) -> Catalog:
     cached = _from_cache(read_json("catalogs", key), shown, source, sha)
     if cached is not None:
         return cached
-    cat = _Validator(shown, source, sha).catalog()
+    # Composing makes a few objects per character and keeps them all: the cyclic garbage
+    # collector, run again and again over them, took half the time of a 2 MB catalog.
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        cat = _Validator(shown, source, sha).catalog()
+    finally:
+        if paused:
+            gc.enable()
     write_json("catalogs", key, _to_cache(cat))
     return cat
 
@@ -129,7 +157,7 @@ def _load_cached(path: str, size: int, mtime_ns: int, shown: str) -> Catalog:
 # styles/core.yaml, a tenth of a short command); what validation gives depends only on the
 # file's bytes, so it is kept in promptlang's cache as JSON, under the file's sha256 and
 # this format (bump it when validation changes what it gives). Only valid catalogs are kept.
-CACHE_FORMAT = "catalog-1"
+CACHE_FORMAT = "catalog-2"
 _SPAN = ("line", "column", "end_line", "end_column", "start", "end")
 
 
@@ -186,9 +214,38 @@ def fast_road(source: str) -> bool:
     return source.endswith("\n") and not any(c in source for c in SLOW_ROAD)
 
 
+@lru_cache(maxsize=8)
+def _text_keys(loader_class):
+    """``loader_class`` with mapping keys taken as their text: YAML 1.1 reads keys such as
+    `on`, `no` and `null` as True, False and None (and `off`/`no` then collide), but a
+    catalog's keys are names. Values keep their types (`weight: 1.2` is a number)."""
+    import yaml
+
+    class TextKeys(loader_class):
+        def construct_mapping(self, node, deep=False):
+            if not isinstance(node, yaml.MappingNode):
+                return super().construct_mapping(node, deep=deep)
+            return {(k.value if isinstance(k, yaml.ScalarNode) else _ComplexKey(k)):
+                    self.construct_object(v, deep=deep) for k, v in node.value}
+
+    return TextKeys
+
+
+class _ComplexKey:
+    """A key that is a list or a mapping; :meth:`_Validator.check_keys` refuses it."""
+
+    def __init__(self, node):
+        self.node = node
+
+    def __repr__(self) -> str:
+        return "<complex key>"
+
+
 def compose(source: str, loader_class=None):
-    """(root node, plain data) of a one-document YAML text; (None, None) when it is empty."""
-    loader = (loader_class or fast_loader())(source)
+    """(root node, plain data) of a one-document YAML text; (None, None) when it is empty.
+
+    Mapping keys are strings: the key's text as written."""
+    loader = _text_keys(loader_class or fast_loader())(source)
     try:
         root = loader.get_single_node()
         return root, (loader.construct_document(root) if root is not None else None)
@@ -199,6 +256,16 @@ def compose(source: str, loader_class=None):
 class _Validator:
     def __init__(self, path: str, source: str, sha: str):
         self.path, self.source, self.sha = path, source, sha
+        self._starts = None  # offsets where each line begins, made on the first span
+
+    def span_at(self, offset: int, length: int = 1) -> Span:
+        """:func:`errors.span_at` in O(log n): every entry has a span, and counting line
+        breaks from the start of the file for each made loading quadratic."""
+        if self._starts is None:
+            self._starts = [0] + [m.end() for m in re.finditer("\n", self.source)]
+        line = bisect.bisect_right(self._starts, offset)
+        col = offset - self._starts[line - 1] + 1
+        return Span(self.path, line, col, line, col + max(1, length), offset, offset + length)
 
     def span(self, node) -> Span | None:
         if node is None:
@@ -206,7 +273,7 @@ class _Validator:
         m = node.start_mark
         end = node.end_mark
         length = end.index - m.index if end.line == m.line else 1
-        return span_at(self.path, self.source, m.index, max(1, length))
+        return self.span_at(m.index, max(1, length))
 
     def fail(self, keypath: str, message: str, node=None) -> PromptError:
         where = f"{keypath}: " if keypath else ""
@@ -249,7 +316,36 @@ class _Validator:
                               span_at(self.path, self.source, min(mark.index, len(self.source)))
                               if mark else None, source=self.source) from None
 
+    def check_keys(self, root) -> None:
+        """Refuse duplicate keys and keys that are not plain scalars, anywhere in the file.
+
+        Each node is walked once (aliases share nodes), so this is linear in the file."""
+        import yaml
+
+        seen, todo = set(), [(root, "")]
+        while todo:
+            node, path = todo.pop()
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            if isinstance(node, yaml.SequenceNode):
+                todo.extend((item, f"{path}[{i}]") for i, item in reversed(list(enumerate(node.value))))
+            elif isinstance(node, yaml.MappingNode):
+                first = {}
+                for k, v in node.value:
+                    if not isinstance(k, yaml.ScalarNode):
+                        raise self.fail(path or "(top level)", "keys are plain names, not lists or mappings", k)
+                    keypath = f"{path}.{k.value}" if path else k.value
+                    if k.value in first:
+                        line = self.span(first[k.value]).line
+                        raise self.fail(keypath, f"defined twice, on lines {line} and {self.span(k).line} "
+                                        "(keys must be unique)", k)
+                    first[k.value] = k
+                todo.extend((v, f"{path}.{k.value}" if path else k.value) for k, v in reversed(node.value))
+
     def validate(self, root, data) -> Catalog:
+        if root is not None:
+            self.check_keys(root)
         if not isinstance(data, dict):
             raise self.fail("", "a catalog is a mapping with `name`, `version` and sections "
                             + ", ".join(SECTIONS), root)
@@ -265,6 +361,8 @@ class _Validator:
         version = data.get("version", "0")
         if not isinstance(version, (str, int, float)) or isinstance(version, bool):
             raise self.fail("version", "expected a version such as 1.0.0", nodes["version"][1])
+        if "version" in nodes:  # as written: `1.10` is not the number 1.1
+            version = nodes["version"][1].value
         description = self.string(data, "description", nodes)
         requires = data.get("requires") or []
         if not isinstance(requires, list) or not all(isinstance(r, str) and r for r in requires):
@@ -283,10 +381,7 @@ class _Validator:
 
         if not isinstance(node, yaml.MappingNode):
             return {}
-        out = {}
-        for k, v in node.value:
-            out[k.value if k.tag.endswith(":str") else compose(k.value, yaml.SafeLoader)[1]] = (k, v)
-        return out
+        return {k.value: (k, v) for k, v in node.value}  # keys are text; check_keys made them unique
 
     def string(self, data: dict, key: str, nodes: dict, *, required=False, prefix="", parent=None) -> str:
         keypath = f"{prefix}{key}"

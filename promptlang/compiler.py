@@ -27,17 +27,10 @@ class Compiled:
 
 
 def read_source(path: str | Path) -> str:
+    from .files import read_limited
+
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise PromptError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise PromptError(f"{path}: is a folder, not a .prompt file") from None
-    except OSError as exc:
-        raise PromptError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    if len(raw) > syntax.MAX_SOURCE * 4:
-        raise PromptError(f"{path}: file is too large ({len(raw):,} bytes)")
+    raw = read_limited(path, syntax.MAX_SOURCE * 4, "a .prompt file")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -1,11 +1,13 @@
 """Files: written whole or not at all, read within a size limit.
 
 The one atomic writer (:func:`atomic_path`, :func:`write_bytes`) every output goes
-through, and :func:`size_within`, the size check before reading a file someone handed us.
+through; :func:`size_within`, the size check before reading a file someone handed us, and
+:func:`read_limited`, the one bounded read of such a file (sources, catalogs).
 """
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -67,3 +69,47 @@ def size_within(path, limit: int, what: str) -> int:
     if size > limit:
         raise PromptError(f"{path}: too large for {what} ({size:,} bytes; at most {limit:,})")
     return size
+
+
+def read_limited(path, limit: int, what: str) -> bytes:
+    """The bytes of ``path``, read whole, or a PromptError when it is missing, unreadable, a
+    folder or a device, or longer than ``limit`` bytes (``what`` names the kind of file:
+    "a .prompt file").
+
+    The read itself is bounded (at most ``limit + 1`` bytes), so a file that grows, lies
+    about its size or never ends cannot exhaust memory. Pipes are read (``<(…)``); a named
+    pipe nobody writes to reads as empty instead of blocking, and devices are refused.
+    """
+    from .errors import PromptError
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0))
+    except FileNotFoundError:
+        raise PromptError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise PromptError(f"{path}: is a folder, not {what}") from None
+    except OSError as exc:
+        raise PromptError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise PromptError(f"{path}: is a folder, not {what}")
+        if not (stat.S_ISREG(info.st_mode) or stat.S_ISFIFO(info.st_mode)):
+            raise PromptError(f"{path}: is a device or socket, not {what}")
+        if stat.S_ISREG(info.st_mode) and info.st_size > limit:
+            raise PromptError(f"{path}: too large for {what} ({info.st_size:,} bytes; at most {limit:,})")
+        os.set_blocking(fd, True)
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            raise PromptError(f"{path}: too large for {what} (more than {limit:,} bytes)")
+        return b"".join(chunks)
+    except OSError as exc:
+        raise PromptError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)

@@ -182,3 +182,27 @@ def test_the_examples_compile_here():
     """The unmutated examples compile in the scratch folder: mutations start from working files."""
     for source in SOURCES:
         assert compile_or_refuse(source.decode("utf-8")) is not None
+
+
+# -- the shipped fuzz driver, for a small budget ----------------------------------------
+
+def _fuzz_driver():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("promptlang_bench_fuzz", ROOT / "bench" / "fuzz.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.xfail(strict=False, reason="known defects of issue 9, being fixed: 4,301+ digit numbers raise "
+                   "ValueError (syntax.py), 250+ character `use` names raise OSError, long runs in a string "
+                   "are quadratic (resolve._split_text)")
+def test_fuzz_driver_short_run():
+    """bench/fuzz.py in this process: 3,000 inputs (random text, mutated examples, splices),
+    fixed seed, each under a 2 s CPU limit: no crash and no hang (about 6 s)."""
+    fuzz = _fuzz_driver()
+    total = fuzz.run(inputs=3_000, seed=0, timeout=2.0, shrink_seconds=0.5)
+    assert total["inputs"] == 3_000
+    assert total["ok"] > 0 and total["error"] > 0, "the generators should give both outcomes"
+    assert total["crash"] == 0 and total["hang"] == 0, fuzz.report(total, seed=0, workers=1)

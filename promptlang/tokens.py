@@ -110,6 +110,8 @@ def _word_count(word: str) -> int:
 
         cached = read_json("tokens", _words_key())
         _words = cached if isinstance(cached, dict) else {}
+    if len(word) > LONG_WORD:
+        return len(_long_word(word))
     count = _words.get(word)
     if type(count) is not int:
         count = len(_bpe(word))
@@ -137,8 +139,18 @@ def ascii_pieces(text: str) -> list[str] | None:
         return None
     out: list[str] = []
     for word in _ASCII_SPLIT.findall(text.lower()):
-        out += _bpe(word)
+        out += _long_word(word) if len(word) > LONG_WORD else _bpe(word)
     return out
+
+
+# The BPE below merges one pair at a time, each time scanning the word: quadratic in the
+# word's length. Words longer than this (a run of 10,000 commas is one word) go to the
+# `tokenizers` pipeline, whose BPE is linear-logarithmic and gives the same tokens.
+LONG_WORD = 64
+
+
+def _long_word(word: str) -> list[str]:
+    return _tokenizer().encode(word, add_special_tokens=False).tokens
 
 
 @lru_cache(maxsize=1)

@@ -175,6 +175,11 @@ def _tamper(src, dst, change):
     (lambda r: r["ir"].__setitem__("segments", [{"start": float("nan"), "positive": r["ir"]["positive"],
                                                    "negative": []}]), "bad segment starts"),
     (lambda r: r.__setitem__("batch", "two"), "bad batch"),
+    (lambda r: r.pop("prompt"), "bad prompt"),
+    (lambda r: r.__setitem__("versions", ["torch"]), "bad versions"),
+    (lambda r: r.__setitem__("source", {"a": 1}), "bad source"),
+    (lambda r: r.__setitem__("index", -1), "bad index"),
+    (lambda r: r["ir"]["settings"].__setitem__("steps", 10**9), "out of range"),
     (lambda r: r.__setitem__("catalogs", [{"name": 1}]), "bad catalogs"),
 ])
 def test_records_are_validated_whole_before_anything_loads(rendered, tmp_path, capsys, change, message):

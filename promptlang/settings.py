@@ -78,7 +78,7 @@ def check(name: str, value) -> str | None:
         return None
     if name == "aspect":
         w, h = value
-        if not (w > 0 and h > 0) or max(w, h) / min(w, h) > LIMITS["aspect"][1]:
+        if not (w > 0 and h > 0) or max(w, h) > LIMITS["aspect"][1] * min(w, h):  # integers: no overflow
             return f"aspect {w}:{h}: both sides must be positive and at most 8 times apart"
         return None
     if name == "scheduler":

@@ -198,3 +198,12 @@ def test_outputs_share_one_permission_and_a_reproduction_keeps_its_catalogs(rend
     first = records.read(rendered / "out" / "cat-11.png").render["catalogs"]
     again = records.read(rendered / "again" / "cat-11.png").render["catalogs"]
     assert first and again == first and first[0]["path"] == "styles/core.yaml"
+
+
+def test_a_huge_aspect_is_an_error_not_an_overflow(capsys):
+    """Found by bench/fuzz.py: `aspect 1000…0:9` overflowed a float division."""
+    import promptlang
+    from promptlang.errors import PromptError
+
+    with pytest.raises(PromptError, match="at most 8 times apart"):
+        promptlang.compile_source('prompt n {\n    subject "x"\n    aspect 1' + "0" * 310 + ':9\n}\n')

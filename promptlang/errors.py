@@ -41,9 +41,8 @@ def format_diagnostic(kind: str, message: str, span: Span | None, source: str | 
     else:
         text = f"{span.file}:{span.line}:{span.column}: {kind}: {message}"
         if source is not None:
-            lines = source.splitlines() + [""]
-            if 0 < span.line <= len(lines):
-                line = lines[span.line - 1].expandtabs(1)
+            line = _line(source, span.line)
+            if line is not None:
                 col = span.column - 1
                 width = max(1, min(span.end_column - span.column if span.end_line == span.line else 1, MAX_SHOWN))
                 if len(line) > MAX_SHOWN:  # show a window of a very long line around the spot
@@ -56,6 +55,19 @@ def format_diagnostic(kind: str, message: str, span: Span | None, source: str | 
     if hint:
         text += f"\n    = hint: {hint}"
     return text
+
+
+# characters str.splitlines() breaks at besides "\n": lines count "\n" only (as Lark does), so
+# these stay inside their line, shown as a space (one column each, as the parser counts them)
+_BREAKS = str.maketrans({c: " " for c in "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"})
+
+
+def _line(source: str, number: int) -> str | None:
+    """Line ``number`` (1-based, counting "\\n" only) as shown under a diagnostic; None past the end."""
+    lines = source.split("\n") + [""]
+    if not 0 < number <= len(lines):
+        return None
+    return lines[number - 1].rstrip("\r").translate(_BREAKS).expandtabs(1)
 
 
 def suggest(word: str, choices) -> str:

@@ -7,10 +7,16 @@ from .ast import Span
 
 
 MAX_SHOWN = 160  # characters of a source line shown under a diagnostic
+MAX_ERRORS = 20  # diagnostics printed for one file; the rest are counted
 
 
 class PromptError(Exception):
-    """The one error type a user of promptlang ever sees."""
+    """The one error type a user of promptlang ever sees.
+
+    One error, or several independent ones found in one file (:meth:`several`): then
+    ``errors`` lists them all, the first one's ``message``/``span``/``source``/``hint``
+    are the error's own, and ``str()`` prints each (at most :data:`MAX_ERRORS`) and a count.
+    """
 
     def __init__(self, message: str, span: Span | None = None, *, source: str | None = None,
                  hint: str | None = None):
@@ -19,9 +25,31 @@ class PromptError(Exception):
         self.span = span
         self.source = source
         self.hint = hint
+        self.errors: tuple[PromptError, ...] = (self,)
+
+    @classmethod
+    def several(cls, errors) -> PromptError:
+        """One PromptError for the errors found (in the order given, repeats dropped)."""
+        unique, seen = [], set()
+        for err in (e for error in errors for e in error.errors):
+            key = (err.message, err.span)
+            if key not in seen:
+                seen.add(key)
+                unique.append(err)
+        if len(unique) == 1:
+            return unique[0]
+        first = unique[0]
+        out = cls(first.message, first.span, source=first.source, hint=first.hint)
+        out.errors = tuple(unique)
+        return out
 
     def __str__(self) -> str:
-        return format_diagnostic("error", self.message, self.span, self.source, self.hint)
+        if len(self.errors) == 1:
+            return format_diagnostic("error", self.message, self.span, self.source, self.hint)
+        shown = [format_diagnostic("error", e.message, e.span, e.source, e.hint) for e in self.errors[:MAX_ERRORS]]
+        if len(self.errors) > MAX_ERRORS:
+            shown.append(f"and {len(self.errors) - MAX_ERRORS} more")
+        return "\n".join(shown) + f"\n{len(self.errors)} errors"
 
 
 @dataclass(frozen=True, slots=True)

@@ -444,21 +444,25 @@ def _subject_pieces(phrase: ast.Phrase, scope: Scope) -> list[ir.Fragment]:
     out = []
     for i, item in enumerate(phrase.pieces):
         if isinstance(item, ast.Ref):
-            raise PromptError(f"`subject` takes quoted words, not the name `{item.qualified}`", item.span,
-                              hint=f'write it in quotes: "{item.name.replace("_", " ")}"')
+            raise _subject_ref(item)
         for j, frag in enumerate(_split_text(item.text, item.weight, item.span)):
             out.append(replace(frag, join=(" " if i else ", ") if j == 0 else frag.join))
     return out
 
 
-_LEAD = re.compile(r"^[\s,]+")
-_TRAIL = re.compile(r"[\s,]+$")
+_LEAD = re.compile(r"[\s,]+")
+
+
+def _trail(text: str):
+    """The run of commas and spaces that ends ``text`` (matched on the reversed text: a
+    search for ``[\\s,]+$`` retries at every start of a long inner run, which is quadratic)."""
+    return _LEAD.match(text[::-1])
 
 
 def _split_text(text: str, weight: float, span, first_join: str = ", ") -> list[ir.Fragment]:
     """One piece of final text as a fragment, its surrounding commas and spaces moved into `join`."""
-    lead = _LEAD.match(text)
-    body = _TRAIL.sub("", _LEAD.sub("", text))
+    lead, tail = _LEAD.match(text), _trail(text)
+    body = text[lead.end() if lead else 0:len(text) - tail.end() if tail else len(text)]
     body = re.sub(r"\s+", " ", body)
     if not body:
         return []
@@ -470,7 +474,7 @@ def _split_text(text: str, weight: float, span, first_join: str = ", ") -> list[
 
 def _trailing_join(text: str) -> str:
     """The separator between template text and the subject that follows it."""
-    tail = _TRAIL.search(text)
+    tail = _trail(text)
     if not text.strip(" ,"):
         return ", "
     if tail is None:

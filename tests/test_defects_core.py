@@ -153,15 +153,15 @@ def test_a_single_error_reads_as_before():
 
 # ---------------------------------------------------------------- item 16
 
-@pytest.mark.parametrize("edit", ['"a" -> dali_typo at 0', 'dali_typo -> "a" at 1', 'dali -> dali_typo at 0',
-                                  'dali_typo -> dali at 1'])
+@pytest.mark.parametrize("edit", ['dali_typo -> "a" at 0', '"a" -> dali_typo at 1', 'dali_typo -> dali at 0',
+                                  'dali -> dali_typo at 1', 'dali_typo -> "a" at 0.5'])  # `at 0`: before unused
 def test_both_sides_of_an_edit_are_checked(edit):
     exc = error(f'use core\nprompt a {{\n    subject "x"\n    style {edit}\n}}\n')
     assert exc.message.startswith("unknown style `dali_typo`")
 
 
 def test_a_name_on_the_unused_side_of_a_subject_edit_is_an_error():
-    exc = error('prompt a {\n    subject "x" -> cat at 0\n}\n')
+    exc = error('prompt a {\n    subject cat -> "x" at 0\n}\n')
     assert "`subject` takes quoted words" in exc.message
 
 

@@ -23,7 +23,9 @@
    of `(` (valid; the emitter escapes them), (b) a line of unmatched `"`, (c) a run
    of `{`, (d) `prompt a {` openings never closed. (b)-(d) must fail with a
    PromptError, in time that grows at most linearly (CPU time, best of 3, so that
-   other load on the machine does not blur the growth). Compel's parser gets
+   other load on the machine does not blur the growth); (e) a run of spaces and (f) a
+   run of commas inside a subject and a negative string (valid: they compile, also
+   linearly; both were quadratic once, 65 s for 160,000 spaces). Compel's parser gets
    ``"(" * 10000 + "cat"``, the short ``((((((((cat with red ball`` (compel issue
    #77) and promptlang's escaped output of (a), each in a subprocess with a 20 s limit.
 
@@ -278,6 +280,10 @@ def patho_text(case: str, size: int) -> tuple[str, str]:
     if case == "d":
         count = size // len("prompt a {\n")
         return "use core\n" + "prompt a {\n" * count, f"{count:,} `prompt a {{` never closed"
+    if case in "ef":
+        run = (" " if case == "e" else ",") * (size // 2)
+        return (f'use core\nprompt a {{\n    subject "a{run}b"\n    negative "c{run}d"\n    format stock_photo\n}}\n',
+                f"{size // 2:,} {'spaces' if case == 'e' else 'commas'} in subject and negative")
     raise ValueError(case)
 
 
@@ -459,7 +465,7 @@ def main(argv=None) -> int:
     base = min(baseline)
     print(f"    baseline: the same one-prompt file as (a) with subject \"cat\": {fmt(base)}")
     patho_ok = True
-    for case in "abcd":
+    for case in "abcdef":
         previous = None
         for size in (1_000, 10_000, 100_000):
             row = run_patho(case, size, 3)
@@ -470,7 +476,7 @@ def main(argv=None) -> int:
             print(f"    ({case}) {row['what']:34s} {row['chars']:>8,} chars  {fmt(row['time']):>10s}  "
                   f"{fmt(per_k):>9s}/1k chars  {growth}  (wall {fmt(row['wall']):>9s})  {row['outcome']}")
             print(f"          {row['message'][:150]}")
-            expected = "compiled" if case == "a" else "PromptError"
+            expected = "compiled" if case in "aef" else "PromptError"
             if row["outcome"] != expected:
                 patho_ok = False
     no_gc = {size: run_patho("b", size, 3, collect=False)["time"] for size in (10_000, 100_000)}
@@ -492,7 +498,7 @@ def main(argv=None) -> int:
         # quadratic growth would be about 100x
         return t[100_000] <= max(20 * t[10_000], 0.005)
 
-    linear_ok = all(linear(c) for c in "abcd")
+    linear_ok = all(linear(c) for c in "abcdef")
     fail_fast = max(r["time"] for r in rows if r["case"] in "bcd")
     print(f"    (b)-(d) raise PromptError: {'yes' if patho_ok else 'NO'}; slowest failure {fmt(fail_fast)}; "
           f"growth 10k -> 100k linear or better in every case: {'yes' if linear_ok else 'NO'}")
@@ -527,7 +533,7 @@ def main(argv=None) -> int:
                                       f"(CPU time: {ratio_cpu:,.0f}x)"),
         ("ratio, one-prompt file", f"{single_ratio:,.1f}x"),
     ]
-    for case in "abcd":
+    for case in "abcdef":
         r = {row["size"]: row for row in rows if row["case"] == case}
         table.append((f"pathological ({case}), CPU",
                       f"1k {fmt(r[1_000]['time'])}, 10k {fmt(r[10_000]['time'])}, 100k {fmt(r[100_000]['time'])}"

@@ -72,12 +72,15 @@ class Slot:
 
     ``blend`` is the span of the ``blend`` keyword when the slot is a blend: then each
     phrase is one piece, a part of the blend, whose weight is the part's share.
+    ``append`` is true for ``negative += …``: the phrases follow the ones the slot
+    inherits (from ``extends`` or ``defaults``) instead of replacing them.
     """
 
     name: str
     phrases: tuple[Phrase, ...]
     span: Span
     blend: Span | None = None
+    append: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,10 +7,16 @@ from .ast import Span
 
 
 MAX_SHOWN = 160  # characters of a source line shown under a diagnostic
+MAX_ERRORS = 20  # diagnostics printed for one file; the rest are counted
 
 
 class PromptError(Exception):
-    """The one error type a user of promptlang ever sees."""
+    """The one error type a user of promptlang ever sees.
+
+    One error, or several independent ones found in one file (:meth:`several`): then
+    ``errors`` lists them all, the first one's ``message``/``span``/``source``/``hint``
+    are the error's own, and ``str()`` prints each (at most :data:`MAX_ERRORS`) and a count.
+    """
 
     def __init__(self, message: str, span: Span | None = None, *, source: str | None = None,
                  hint: str | None = None):
@@ -19,9 +25,31 @@ class PromptError(Exception):
         self.span = span
         self.source = source
         self.hint = hint
+        self.errors: tuple[PromptError, ...] = (self,)
+
+    @classmethod
+    def several(cls, errors) -> PromptError:
+        """One PromptError for the errors found (in the order given, repeats dropped)."""
+        unique, seen = [], set()
+        for err in (e for error in errors for e in error.errors):
+            key = (err.message, err.span)
+            if key not in seen:
+                seen.add(key)
+                unique.append(err)
+        if len(unique) == 1:
+            return unique[0]
+        first = unique[0]
+        out = cls(first.message, first.span, source=first.source, hint=first.hint)
+        out.errors = tuple(unique)
+        return out
 
     def __str__(self) -> str:
-        return format_diagnostic("error", self.message, self.span, self.source, self.hint)
+        if len(self.errors) == 1:
+            return format_diagnostic("error", self.message, self.span, self.source, self.hint)
+        shown = [format_diagnostic("error", e.message, e.span, e.source, e.hint) for e in self.errors[:MAX_ERRORS]]
+        if len(self.errors) > MAX_ERRORS:
+            shown.append(f"and {len(self.errors) - MAX_ERRORS} more")
+        return "\n".join(shown) + f"\n{len(self.errors)} errors"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,9 +69,8 @@ def format_diagnostic(kind: str, message: str, span: Span | None, source: str | 
     else:
         text = f"{span.file}:{span.line}:{span.column}: {kind}: {message}"
         if source is not None:
-            lines = source.splitlines() + [""]
-            if 0 < span.line <= len(lines):
-                line = lines[span.line - 1].expandtabs(1)
+            line = _line(source, span.line)
+            if line is not None:
                 col = span.column - 1
                 width = max(1, min(span.end_column - span.column if span.end_line == span.line else 1, MAX_SHOWN))
                 if len(line) > MAX_SHOWN:  # show a window of a very long line around the spot
@@ -56,6 +83,19 @@ def format_diagnostic(kind: str, message: str, span: Span | None, source: str | 
     if hint:
         text += f"\n    = hint: {hint}"
     return text
+
+
+# characters str.splitlines() breaks at besides "\n": lines count "\n" only (as Lark does), so
+# these stay inside their line, shown as a space (one column each, as the parser counts them)
+_BREAKS = str.maketrans({c: " " for c in "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"})
+
+
+def _line(source: str, number: int) -> str | None:
+    """Line ``number`` (1-based, counting "\\n" only) as shown under a diagnostic; None past the end."""
+    lines = source.split("\n") + [""]
+    if not 0 < number <= len(lines):
+        return None
+    return lines[number - 1].rstrip("\r").translate(_BREAKS).expandtabs(1)
 
 
 def suggest(word: str, choices) -> str:

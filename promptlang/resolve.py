@@ -127,28 +127,86 @@ def resolve(file: ast.File, scope: Scope) -> tuple[list[ir.Prompt], list[Warning
     try:
         return _resolve(file, scope)
     except PromptError as exc:
-        if exc.source is None and exc.span is not None and exc.span.file == file.path:
-            exc.source = file.source
+        for err in {id(e): e for e in (exc, *exc.errors)}.values():
+            if err.source is None and err.span is not None and err.span.file == file.path:
+                err.source = file.source
         raise
 
 
 def _resolve(file: ast.File, scope: Scope):
+    """Every independent error is collected: duplicate names, each block's settings and
+    catalog names (both sides of every edit, whichever side a prompt uses), each prompt's
+    `extends`; then each prompt is built, and what fails there is added."""
     decls: dict[str, ast.PromptDecl] = {}
+    errors: list[PromptError] = []
     for decl in file.prompts:
         if decl.name in decls:
-            raise PromptError(f"a prompt named `{decl.name}` is already defined on line "
-                              f"{decls[decl.name].span.line}", decl.span)
-        decls[decl.name] = decl
-    if file.defaults is not None:
-        _check_block(file.defaults)
+            errors.append(PromptError(f"a prompt named `{decl.name}` is already defined on line "
+                                      f"{decls[decl.name].span.line}", decl.span))
+        else:
+            decls[decl.name] = decl
+    for block in ([file.defaults] if file.defaults is not None else []) + [d.body for d in file.prompts]:
+        errors.extend(_collect(_check_block, block))
+        errors.extend(_check_names(block, scope))
     warnings: list[Warning_] = []
     prompts = []
+    cycles = set()
     for decl in file.prompts:
-        merged = _merge(decl, decls, file.defaults)
-        prompts.append(_build(decl, merged, scope, warnings))
+        cycle = _cycle(decl, decls)
+        if cycle is not None:
+            if cycle in cycles:  # said once, for the first prompt that runs into it
+                continue
+            cycles.add(cycle)
+        try:
+            merged = _merge(decl, decls, file.defaults)
+            prompts.append(_build(decl, merged, scope, warnings))
+        except PromptError as exc:
+            errors.append(exc)
+    if errors:
+        here = [e for e in errors if e.span is not None and e.span.file == file.path]
+        raise PromptError.several(sorted(here, key=lambda e: e.span.start) + [e for e in errors if e not in here])
     for w in warnings:
         object.__setattr__(w, "source", file.source) if w.source is None else None
     return prompts, warnings
+
+
+def _cycle(decl: ast.PromptDecl, decls: dict) -> frozenset | None:
+    """The names of the `extends` cycle the prompt runs into, or None."""
+    chain = []
+    while decl is not None and decl.name not in chain and len(chain) <= MAX_EXTENDS_DEPTH:
+        chain.append(decl.name)
+        decl = decls.get(decl.parent) if decl.parent is not None else None
+    return frozenset(chain[chain.index(decl.name):]) if decl is not None and decl.name in chain else None
+
+
+def _collect(check, *args) -> list[PromptError]:
+    try:
+        check(*args)
+    except PromptError as exc:
+        return [exc]
+    return []
+
+
+def _check_names(block: ast.Block, scope: Scope) -> list[PromptError]:
+    """An error for each catalog name in the block that is not found, on both sides of an edit
+    (`at 0` or `at 1` leaves one side unused, but `tokens` and a later change read it)."""
+    errors = []
+    for slot in block.slots:
+        for phrase in slot.phrases:
+            for piece in phrase.pieces:
+                for item in (piece.before, piece.after) if isinstance(piece, ast.Edit) else (piece,):
+                    if not isinstance(item, ast.Ref):
+                        continue
+                    if slot.name == "subject":
+                        errors.append(_subject_ref(item))
+                    else:
+                        errors.extend(_collect(scope.lookup, slot.name, item))
+    return errors
+
+
+def _subject_ref(item: ast.Ref) -> PromptError:
+    return PromptError(f"`subject` takes quoted words, not the name `{item.qualified}`", item.span,
+                       hint=f'write it in quotes: "{item.name.replace("_", " ")}"')
 
 
 def _check_block(block: ast.Block) -> None:
@@ -178,6 +236,13 @@ def _merge(decl: ast.PromptDecl, decls: dict, defaults: ast.Block | None) -> _Me
     slots, params = {}, {}
     for block in blocks:
         for slot in block.slots:
+            inherited = slots.get(slot.name)
+            if slot.append and inherited is not None:  # `negative += …`: after what is inherited
+                if inherited.blend is not None:
+                    raise PromptError(f"`{slot.name} +=` cannot add to the blend `{slot.name}` inherits (line "
+                                      f"{inherited.blend.line}); write the whole list with `{slot.name} …`",
+                                      slot.span)
+                slot = replace(slot, phrases=inherited.phrases + slot.phrases, append=False)
             slots[slot.name] = slot
         stated = {p.name for p in block.params}
         if "size" in stated:
@@ -379,21 +444,25 @@ def _subject_pieces(phrase: ast.Phrase, scope: Scope) -> list[ir.Fragment]:
     out = []
     for i, item in enumerate(phrase.pieces):
         if isinstance(item, ast.Ref):
-            raise PromptError(f"`subject` takes quoted words, not the name `{item.qualified}`", item.span,
-                              hint=f'write it in quotes: "{item.name.replace("_", " ")}"')
+            raise _subject_ref(item)
         for j, frag in enumerate(_split_text(item.text, item.weight, item.span)):
             out.append(replace(frag, join=(" " if i else ", ") if j == 0 else frag.join))
     return out
 
 
-_LEAD = re.compile(r"^[\s,]+")
-_TRAIL = re.compile(r"[\s,]+$")
+_LEAD = re.compile(r"[\s,]+")
+
+
+def _trail(text: str):
+    """The run of commas and spaces that ends ``text`` (matched on the reversed text: a
+    search for ``[\\s,]+$`` retries at every start of a long inner run, which is quadratic)."""
+    return _LEAD.match(text[::-1])
 
 
 def _split_text(text: str, weight: float, span, first_join: str = ", ") -> list[ir.Fragment]:
     """One piece of final text as a fragment, its surrounding commas and spaces moved into `join`."""
-    lead = _LEAD.match(text)
-    body = _TRAIL.sub("", _LEAD.sub("", text))
+    lead, tail = _LEAD.match(text), _trail(text)
+    body = text[lead.end() if lead else 0:len(text) - tail.end() if tail else len(text)]
     body = re.sub(r"\s+", " ", body)
     if not body:
         return []
@@ -405,7 +474,7 @@ def _split_text(text: str, weight: float, span, first_join: str = ", ") -> list[
 
 def _trailing_join(text: str) -> str:
     """The separator between template text and the subject that follows it."""
-    tail = _TRAIL.search(text)
+    tail = _trail(text)
     if not text.strip(" ,"):
         return ", "
     if tail is None:

@@ -22,6 +22,14 @@ MAX_SOURCE = 1_000_000  # characters; a .prompt file is hand-written text
 MAX_BLEND_PARTS = 16
 
 PLUS, MINUS = 1.1, 0.9  # Compel's attention bases
+MAX_WEIGHT = 100  # a weight, written `:x` or as a run of `+`/`-`, lies in -MAX_WEIGHT..MAX_WEIGHT
+MAX_PLUSES = int(math.log(MAX_WEIGHT) / math.log(PLUS))  # 48: the longest run of `+` inside it
+MAX_DIGITS = 18  # a whole number in a setting; longer ones are out of every range (and not converted)
+
+
+def _cut(text: str) -> str:
+    """A token as shown in a message: a long one cut down, with its length."""
+    return text if len(text) <= 24 else f"{text[:12]}… ({len(text):,} characters)"
 
 
 OPTIONS = {"parser": "lalr", "propagate_positions": True, "maybe_placeholders": False, "start": ["start", "field"]}
@@ -253,6 +261,17 @@ def _example_states() -> tuple:
 
 # ---------------------------------------------------------------- tree -> AST
 
+def _range(key: str) -> str:
+    """The range of a numeric setting, in words (from the one table of limits)."""
+    from .settings import LIMITS
+
+    if key == "size":
+        key = "width"
+    if key == "aspect":
+        return f"both sides positive and at most {LIMITS['aspect'][1]} times apart, such as 16:9"
+    lo, hi = LIMITS[key]
+    return f"`{key}` goes from {lo:,} to {hi:,}" + (" (each side a multiple of 8)" if key == "width" else "")
+
 class _Builder:
     def __init__(self, path: str, source: str):
         self.path = path
@@ -269,20 +288,26 @@ class _Builder:
         return PromptError(message, self.span(node), source=self.source, hint=hint)
 
     def file(self, tree: Tree) -> ast.File:
-        uses, prompts, defaults = [], [], None
+        """The file's AST; every independent mistake (one per field) raised together."""
+        uses, prompts, defaults, errors = [], [], None, []
         for node in tree.children:
-            if node.data == "use":
-                tok = node.children[0]
-                if tok.type == "STRING":
-                    uses.append(ast.Use(self.string(tok), True, self.span(tok)))
+            try:
+                if node.data == "use":
+                    tok = node.children[0]
+                    if tok.type == "STRING":
+                        uses.append(ast.Use(self.string(tok), True, self.span(tok)))
+                    else:
+                        uses.append(ast.Use(str(tok), False, self.span(tok)))
+                elif node.data == "defaults":
+                    if defaults is not None:
+                        raise self.error("a second `defaults` block; a file has at most one", node)
+                    defaults = self.block(node.children[0])
                 else:
-                    uses.append(ast.Use(str(tok), False, self.span(tok)))
-            elif node.data == "defaults":
-                if defaults is not None:
-                    raise self.error("a second `defaults` block; a file has at most one", node)
-                defaults = self.block(node.children[0])
-            else:
-                prompts.append(self.prompt(node))
+                    prompts.append(self.prompt(node))
+            except PromptError as exc:
+                errors.append(exc)
+        if errors:
+            raise PromptError.several(errors)
         return ast.File(self.path, self.source, tuple(uses), defaults, tuple(prompts))
 
     def prompt(self, node: Tree) -> ast.PromptDecl:
@@ -293,30 +318,47 @@ class _Builder:
                               self.span(name_tok), self.span(parent_tok) if parent_tok else None)
 
     def block(self, node: Tree) -> ast.Block:
-        slots, params, seen = [], [], {}
+        slots, params, seen, errors = [], [], {}, []
         for field in node.children:
             key_tok = field.children[0]
             key = str(key_tok)
-            if key in seen and (key in SLOTS or key in PARAMS):
-                raise self.error(f"`{key}` is given twice in this block (first on line {seen[key].line})", key_tok)
-            seen[key] = key_tok
-            item = self.field(field)
+            try:
+                if key in seen and (key in SLOTS or key in PARAMS):
+                    raise self.error(f"`{key}` is given twice in this block (first on line {seen[key].line})",
+                                     key_tok)
+                seen[key] = key_tok
+                item = self.field(field)
+            except PromptError as exc:
+                errors.append(exc)
+                continue
             (slots if isinstance(item, ast.Slot) else params).append(item)
+        if errors:
+            raise PromptError.several(errors)
         return ast.Block(tuple(slots), tuple(params), self.span(node))
 
     def field(self, field: Tree) -> ast.Slot | ast.Param:
         key_tok, phrases = field.children[0], field.children[1:]
+        append = phrases[0] if phrases and isinstance(phrases[0], Token) else None
+        if append is not None:
+            phrases = phrases[1:]
         key = str(key_tok)
         if key not in SLOTS and key not in PARAMS:
             raise self.error(f"unknown slot or setting `{key}`{suggest(key, SLOTS + PARAMS)}", key_tok,
                              hint="slots: " + ", ".join(SLOTS) + "; settings: " + ", ".join(PARAMS)
                              + " (a list goes on to the next line only after a comma)")
+        if append is not None and key not in SLOTS:
+            raise self.error(f"`{key}` is a setting: `+=` adds to a slot's list ({', '.join(SLOTS)})", append,
+                             hint=f"write `{key} VALUE` to set it")
         if not phrases:
-            raise self.error(f"`{key}` needs a value", key_tok)
+            raise self.error(f"`{key}` needs a value", append or key_tok)
         if key in SLOTS and phrases[0].data == "blend":
+            if append is not None:
+                raise self.error("a blend cannot be added to a list: write the whole blend with "
+                                 f"`{key} blend …`", append)
             return self.blend(key, phrases[0], field)
         if key in SLOTS:
-            return ast.Slot(key, tuple(self.phrase(key, p) for p in phrases), self.span(field))
+            return ast.Slot(key, tuple(self.phrase(key, p) for p in phrases), self.span(field),
+                            append=append is not None)
         if phrases[0].data == "blend":
             raise self.error(f"`{key}` is a setting; only slots ({', '.join(SLOTS[:-1])}) can be blended",
                              phrases[0].children[0])
@@ -376,14 +418,20 @@ class _Builder:
                          atom, hint=f'to use it as words, quote it: "{atom}"')
 
     def weight(self, node: Tree) -> float:
+        """A piece's weight, however written: each way is held to the one limit, ±MAX_WEIGHT."""
         tok = node.children[0]
-        if node.data == "plus_weight":
-            return PLUS ** len(tok)
         if node.data == "minus_weight":
-            return MINUS ** len(tok)
+            return MINUS ** len(tok)  # only shrinks: any run stays inside the limit
+        if node.data == "plus_weight":
+            if len(tok) > MAX_PLUSES:
+                raise self.error(f"weight {_cut(str(tok))} is out of range: {len(tok):,} `+` make "
+                                 f"{PLUS}^{len(tok):,}, more than {MAX_WEIGHT} (weights go from -{MAX_WEIGHT} "
+                                 f"to {MAX_WEIGHT}; at most {MAX_PLUSES} `+`)", tok,
+                                 hint="write a number instead, such as `:1.5`")
+            return PLUS ** len(tok)
         value = float(tok)
-        if not math.isfinite(value) or abs(value) > 100:
-            raise self.error(f"weight {tok} is out of range (-100 to 100)", tok)
+        if not math.isfinite(value) or abs(value) > MAX_WEIGHT:
+            raise self.error(f"weight {_cut(str(tok))} is out of range (-{MAX_WEIGHT} to {MAX_WEIGHT})", tok)
         return value
 
     def string(self, tok: Token) -> str:
@@ -441,6 +489,10 @@ class _Builder:
                 raise self.error(f"unknown scheduler `{text}`{suggest(normalize(text), SCHEDULERS)}", atom,
                                  hint="schedulers: " + ", ".join(SCHEDULERS))
             return lookup(text)
+        if kind in ("NUMBER", "SIZE", "RATIO") and max(len(v.lstrip("0")) for v in re.split(r"[x:.]", text)) \
+                > MAX_DIGITS and key in ("size", "aspect", "steps", "seed", "images", "guidance"):
+            raise self.error(f"`{key}` is out of range: {_cut(text)} has more than {MAX_DIGITS} digits", atom,
+                             hint=_range(key))
         if key == "size":
             if kind != "SIZE":
                 raise need("a size WIDTHxHEIGHT, such as 768x512")

@@ -1,8 +1,6 @@
 """Warnings that need the CLIP tokenizer: a side longer than CLIP's 75-token window."""
 from __future__ import annotations
 
-import re
-
 from .errors import Warning_
 from .ir import join_text, texts
 
@@ -14,24 +12,12 @@ def side_texts(prompt) -> dict[str, list[str]]:
     return {side: list(dict.fromkeys(join_text(frags) for frags in variants)) for side, variants in sides.items()}
 
 
-# promptlang's own BPE (tokens.count_tokens, quick to start) merges a word in time that grows
-# with the square of its length; a text holding a long run without spaces (a run of commas)
-# goes to the tokenizers library instead, which is linear and gives the same count.
-_LONG_WORD = re.compile(r"\S{64}")
-
-
-def count(text: str) -> int:
-    """CLIP tokens in ``text``, in time linear in its length."""
-    from .tokens import _tokenizer, count_tokens
-
-    if _LONG_WORD.search(text):
-        return len(_tokenizer().encode(text, add_special_tokens=False).ids)
-    return count_tokens(text)
-
-
 def longest(texts) -> int:
-    """The most CLIP tokens among the texts (0 for none)."""
-    return max((count(text) for text in texts if text), default=0)
+    """The most CLIP tokens among the texts (0 for none); linear in their length (see
+    :data:`promptlang.tokens.LONG_WORD`)."""
+    from .tokens import count_tokens
+
+    return max((count_tokens(text) for text in texts if text), default=0)
 
 
 def token_warnings(prompts, source: str | None = None) -> list[Warning_]:

@@ -195,9 +195,6 @@ def _fuzz_driver():
     return module
 
 
-@pytest.mark.xfail(strict=False, reason="known defects of issue 9, being fixed: 4,301+ digit numbers raise "
-                   "ValueError (syntax.py), 250+ character `use` names raise OSError, long runs in a string "
-                   "are quadratic (resolve._split_text)")
 def test_fuzz_driver_short_run():
     """bench/fuzz.py in this process: 3,000 inputs (random text, mutated examples, splices),
     fixed seed, each under a 2 s CPU limit: no crash and no hang (about 6 s)."""

@@ -227,8 +227,6 @@ def _render(found: Found, info) -> None:
     if not isinstance(info, dict):
         raise ValueError("not a JSON object")
     prompt = ir.from_json(info["ir"])
-    if info.get("prompt") != prompt.name:
-        raise ValueError("bad prompt: not the name its IR holds")
     seed = _whole(info.get("seed"), "seed", *LIMITS["seed"])
     if not isinstance(info.get("model"), str) or not info["model"]:
         raise ValueError("bad model")
@@ -245,6 +243,8 @@ def _render(found: Found, info) -> None:
         raise ValueError("bad versions")
     found.prompt = _checked(replace(prompt, settings=replace(prompt.settings, seed=seed, images=1,
                                                              model=info["model"])))
+    if info.get("prompt") != prompt.name:
+        raise ValueError("bad prompt: not the name its IR holds")
     found.render = info
 
 

@@ -49,16 +49,11 @@ def check_free(paths, overwrite: bool, resumable: bool = False) -> None:
 
 
 def write_atomic(path: str | Path, data: bytes) -> None:
-    """Write all of ``data`` to ``path`` or nothing: a temp file beside it, then a rename."""
-    path = Path(path)
-    if path.is_dir():
-        raise PromptError(f"--out {path}: is a folder")
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise PromptError(f"--out {path}: the folder {folder} does not exist")
+    """Write all of ``data`` to the output file ``path`` or nothing (see :mod:`promptlang.files`)."""
     from ..files import write_bytes
+    from ..jobs.common import out_file
 
-    write_bytes(folder / path.name, data)
+    write_bytes(out_file(path), data)
 
 
 def cache_dir(no_cache: bool):

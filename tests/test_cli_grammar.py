@@ -70,6 +70,12 @@ def run(capsys, *argv):
     (["walk", "s.prompt", *GRID, "--tiles", "64x64"], "'64x64' is not a valid integer"),
     (["walk", "s.prompt", *GRID, "--size", "3"], "No such option"),  # renamed: --tiles
     (["walk", "s.prompt", "--from", "cat", "--to", "dog", "--frames", "1"], "--frames"),
+    # issue 9 item 11: flags are held to the same limits as the file's settings
+    (["render", "s.prompt", "--steps", "1000000000"], "--steps"),
+    (["render", "s.prompt", "--images", "100000"], "--images"),
+    (["walk", "s.prompt", "--from", "cat", "--to", "dog", "--frames", "1000000"], "--frames"),
+    (["build", "s.prompt", "--render", "builtin:tiny", "--steps", "1001"], "--steps"),
+    (["sheet", "s.prompt", "--steps", "0"], "--steps"),
     (["walk", "s.prompt", "--from", "cat", "--to", "dog", "--image-size", "60x64"], "multiple of 8"),
     (["walk", "s.prompt", "--from", "cat", "--to", "dog", "--animation", "mp4"], "'mp4' is not one of"),
     (["sheet", "s.prompt", "--seeds", "1,two"], "whole numbers"),

@@ -193,11 +193,22 @@ def test_check_json(src, capsys):
     code, out, err = run(capsys, "check", "--json", "s.prompt", "w.prompt", "bad.prompt")
     assert code == 1 and err == ""
     good, warned, bad = json.loads(out)
-    assert good == {"path": "s.prompt", "ok": True, "prompts": ["cat", "dog"], "warnings": [], "error": None}
+    assert good == {"path": "s.prompt", "ok": True, "prompts": ["cat", "dog"], "warnings": [], "error": None,
+                    "errors": []}
     (w,) = warned["warnings"]
     assert (w["file"], w["line"], w["column"]) == ("w.prompt", 3, 24) and "comes twice" in w["message"]
     assert bad["ok"] is False and bad["prompts"] == []
     assert (bad["error"]["file"], bad["error"]["line"], bad["error"]["column"]) == ("bad.prompt", 2, 10)
+    assert bad["errors"] == [bad["error"]]
+
+
+def test_check_json_lists_every_error(src, capsys):
+    (src / "two.prompt").write_text('use core\nprompt a {\n subject "x"\n style core.van_goh, cor.dali\n}\n',
+                                    encoding="utf-8")
+    code, out, _ = run(capsys, "check", "--json", "two.prompt")
+    (record,) = json.loads(out)
+    assert code == 1 and [(e["line"], e["column"]) for e in record["errors"]] == [(4, 8), (4, 22)]
+    assert record["error"] == record["errors"][0]
 
 
 def test_tokens_json(src, capsys):

@@ -33,13 +33,15 @@ def check(files, quiet, as_json, catalogs) -> int:
         except PromptError as exc:
             if as_json:
                 records.append({"path": path, "ok": False, "prompts": [], "warnings": [],
-                                "error": _diagnostic(exc.message, exc.span, hint=exc.hint)})
+                                "error": _diagnostic(exc.message, exc.span, hint=exc.hint),
+                                "errors": [_diagnostic(e.message, e.span, hint=e.hint) for e in exc.errors]})
             else:
                 report.error(str(exc))
             continue
         if as_json:
             records.append({"path": path, "ok": True, "prompts": [p.name for p in result.prompts],
-                            "warnings": [_diagnostic(w.message, w.span) for w in result.warnings], "error": None})
+                            "warnings": [_diagnostic(w.message, w.span) for w in result.warnings], "error": None,
+                            "errors": []})
             continue
         report.warnings(result.warnings)
         n, w = len(result.prompts), len(result.warnings)

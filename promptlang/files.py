@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import stat
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -34,6 +33,8 @@ def atomic_path(path: str | Path):
         return
     if path.is_symlink():
         path = Path(os.path.realpath(path))
+    import tempfile  # here, not at the top: reading a source must not pay for it at start-up
+
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:

@@ -53,6 +53,10 @@ def complete(settings: Settings, *, native: int = 512) -> Settings:
 
 #: name -> (lowest, highest); width and height are also multiples of 8; an aspect's
 #: sides are positive and at most 8 times apart
+# What shapes the pixels besides the conditioning and the seed: a walk's frames share these,
+# and a finished render is the same render again only when these match.
+PIXEL_SETTINGS = ("width", "height", "steps", "guidance", "scheduler")
+
 LIMITS = {
     "steps": (1, 1000),
     "images": (1, 64),

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from .. import __version__, ir
 from ..errors import PromptError
-from ..settings import LIMITS
+from ..settings import LIMITS, PIXEL_SETTINGS
 from .png import text_chunks
 
 RENDER = "promptlang"
@@ -35,7 +35,6 @@ PARAMETERS = "parameters"
 FORMAT = 1
 MAX_CHUNK = 4 * 1024 * 1024  # characters of one text chunk we are willing to parse
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-FRAME_SETTINGS = ("width", "height", "steps", "guidance", "scheduler")
 
 
 # --------------------------------------------------------------------------- writing
@@ -124,7 +123,7 @@ def walk(kind: str, prompts, *, model: str, test_model: bool, count: int, grid: 
         "corners": ["top-left", "top-right", "bottom-left", "bottom-right"] if kind == "grid" else ["from", "to"],
         "frames": count,
         "grid": grid,
-        "settings": {name: getattr(s, name) for name in FRAME_SETTINGS},
+        "settings": {name: getattr(s, name) for name in PIXEL_SETTINGS},
         "model": model,
         "test_model": test_model,
         "versions": versions(),
@@ -273,7 +272,7 @@ def _walk(found: Found, info) -> None:
     if not isinstance(info.get("model"), str) or not info["model"]:
         raise ValueError("bad model")
     settings = info["settings"]
-    if not isinstance(settings, dict) or set(settings) != set(FRAME_SETTINGS):
+    if not isinstance(settings, dict) or set(settings) != set(PIXEL_SETTINGS):
         raise ValueError("bad settings")
     scheduler = settings["scheduler"]
     if scheduler is not None and (not isinstance(scheduler, str) or lookup(scheduler) is None):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Iterator, Protocol
 
 from .. import ir
-from ..settings import complete, validate
+from ..settings import PIXEL_SETTINGS, complete, validate
 
 
 class Backend(Protocol):
@@ -75,7 +75,7 @@ class Frames:
 
         first = completed(self.prompts[0], model)
         s = first.settings
-        frame = {name: getattr(s, name) for name in ("width", "height", "steps", "guidance", "scheduler")}
+        frame = {name: getattr(s, name) for name in PIXEL_SETTINGS}
         prompts = [replace(q, settings=replace(q.settings, **frame)) for q in self.prompts]
         # one encode() per prompt, as a render does: batching changes the last bits of SDXL's pooled embedding
         tensors = [dict(encode(q, model, cache_dir=self.cache_dir, batch_size=1)) for q in prompts]

@@ -163,9 +163,8 @@ def _already(path: Path, prompt: ir.Prompt, seed: int) -> bool:
         return False
     if (made.settings.seed, made.settings.model) != (seed, prompt.settings.model):
         return False
-    from ..settings import complete
+    from ..settings import PIXEL_SETTINGS as keys, complete
 
-    keys = ("width", "height", "steps", "guidance", "scheduler")
     have = tuple(getattr(made.settings, k) for k in keys)
     return any(have == tuple(getattr(complete(prompt.settings, native=n), k) for k in keys) for n in (512, 1024))
 

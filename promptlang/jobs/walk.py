@@ -55,7 +55,7 @@ def frame_file(out: Path, kind: str, names, count: int, index: int) -> Path:
 def plan(compiled, names, count: int, out, *, animation: str = "gif", overwrite: bool = False, model=None,
          cache_dir=None, **overrides) -> Plan:
     """A walk (two ``names``) or a grid (four), checked before anything loads."""
-    from ..settings import complete
+    from ..settings import PIXEL_SETTINGS, complete
 
     if len(names) not in (2, 4):
         raise PromptError("a walk has two endpoints (--from, --to) and a grid four corners (--grid A B C D)")
@@ -81,7 +81,7 @@ def plan(compiled, names, count: int, out, *, animation: str = "gif", overwrite:
     for p in prompts[1:]:
         other = complete(p.settings)
         diffs = [f"{name} {getattr(other, name)} (not {getattr(first, name)})"
-                 for name in ("width", "height", "steps", "guidance", "scheduler")
+                 for name in PIXEL_SETTINGS
                  if getattr(other, name) != getattr(first, name)]
         if diffs:
             warnings.append(f"`{p.name}` states {', '.join(diffs)}: every frame uses `{prompts[0].name}`'s "

@@ -46,7 +46,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import types
 import weakref
 from pathlib import Path

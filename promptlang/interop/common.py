@@ -117,7 +117,7 @@ def convert(text: str, *, placeholder: bool) -> tuple[str, float, list[str], str
                         "variations (issue 10); the braces were dropped and the words kept")
         text = text.replace("{", " ").replace("}", " ")
     parts, problems = parse_weights(text)
-    warnings.extend(problems)
+    warnings.extend(dict.fromkeys(problems))
     plain = "".join(t for t, _ in parts)
     weighted = [(t.strip(), w) for t, w in parts if w != 1.0 and t.strip(" ,")]
     weight, note = 1.0, ""

@@ -1,4 +1,4 @@
-"""`promptlang catalog list | show | validate`."""
+"""`promptlang catalog list | show | validate | import | export`."""
 from __future__ import annotations
 
 import os
@@ -13,9 +13,9 @@ from .report import Reporter
 from ..jobs import Event
 
 
-@click.group(cls=Group, short_help="List, show and validate style catalogs.")
+@click.group(cls=Group, short_help="List, show, validate, import and export style catalogs.")
 def catalog() -> None:
-    """List, show and validate style catalogs."""
+    """List, show, validate, import and export style catalogs."""
 
 
 @catalog.command("list", cls=Command)
@@ -97,3 +97,69 @@ def validate(files, quiet) -> int:
         except PromptError as exc:
             report.error(str(exc))
     return 1 if report.failures else 0
+
+
+def _identifier(ctx, param, value):
+    from ..catalog import KEY_RE
+
+    if value is not None and not KEY_RE.match(value):
+        raise click.BadParameter(f"{value!r}: a catalog name is letters, digits and `_`", ctx, param)
+    return value
+
+
+@catalog.command("import", cls=Command)
+@click.argument("source", metavar="FILE_OR_DIR")
+@options.out("FILE", "the catalog to write (default: NAME.yaml here)")
+@click.option("--name", metavar="NAME", callback=_identifier,
+              help="the catalog's name (default: from the file or folder name)")
+@options.overwrite
+@options.quiet
+def import_(source, out, name, overwrite, quiet) -> int:
+    """Import an AUTOMATIC1111 styles.csv, a Fooocus or SDXL prompt styler .json, or a
+    dynamicprompts wildcard folder as a catalog. What cannot be carried is warned about,
+    with the file and row; the rest is imported."""
+    from .. import interop
+    from ..files import write_bytes
+    from ..jobs.common import check_free, out_file
+
+    report = Reporter(quiet=quiet)
+    try:
+        data, warnings, kind = interop.import_path(source, name)
+    except interop.Empty as exc:
+        report.warnings(exc.warnings)
+        raise
+    report.warnings(warnings)
+    target = out_file(out or f"{data['name']}.yaml")
+    check_free([target], overwrite)
+    write_bytes(target, interop.to_yaml(data))
+    counts = ", ".join(f"{len(data[s])} {s}" for s in ("format", "style", "quality", "negative") if s in data)
+    report(Event("file", f"catalog `{data['name']}` from {kind}: {counts}"
+                 + (f"; {len(warnings)} warnings" if warnings else ""), path=target))
+    return 0
+
+
+@catalog.command("export", cls=Command)
+@click.argument("name", metavar="NAME_OR_FILE")
+@click.option("--to", "to", required=True, type=click.Choice(["a1111-csv", "fooocus-json"]),
+              help="a1111-csv: AUTOMATIC1111's styles.csv; fooocus-json: Fooocus' and the ComfyUI SDXL "
+                   "prompt styler's JSON")
+@options.out("FILE", "the file to write (default: NAME.csv or NAME.json here)")
+@options.overwrite
+@options.catalogs
+@options.quiet
+def export(name, to, out, overwrite, catalogs, quiet) -> int:
+    """Write a catalog as an AUTOMATIC1111 styles.csv or a Fooocus / SDXL prompt styler JSON."""
+    from .. import interop
+    from ..files import write_bytes
+    from ..jobs.common import check_free, out_file
+
+    report = Reporter(quiet=quiet)
+    cat = load_named_catalog(name, catalogs)
+    target = out_file(out or f"{cat.name}.{'csv' if to == 'a1111-csv' else 'json'}")
+    check_free([target], overwrite)
+    data, warnings, count = interop.export(cat, to)
+    report.warnings(warnings)
+    write_bytes(target, data)
+    report(Event("file", f"{count} styles of `{cat.name}` as {to}"
+                 + (f"; {len(warnings)} skipped or changed" if warnings else ""), path=target))
+    return 0

@@ -134,7 +134,7 @@ def import_(source, out, name, overwrite, quiet) -> int:
     write_bytes(target, interop.to_yaml(data))
     counts = ", ".join(f"{len(data[s])} {s}" for s in ("format", "style", "quality", "negative") if s in data)
     report(Event("file", f"catalog `{data['name']}` from {kind}: {counts}"
-                 + (f"; {len(warnings)} warnings" if warnings else ""), path=target))
+                 + (f"; {len(warnings)} warning{'s' * (len(warnings) != 1)}" if warnings else ""), path=target))
     return 0
 
 

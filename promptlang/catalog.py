@@ -79,10 +79,11 @@ def find(name: str, search_dirs=()) -> Path | None:
 
 
 def confined(base: Path, relative: str, *, what: str, folder: str, span: Span | None,
-             source: str | None) -> Path:
-    """Resolve ``relative`` against ``base`` and refuse anything that leaves ``base``.
+             source: str | None, root: Path | None = None) -> Path:
+    """Resolve ``relative`` against ``base`` and refuse anything that leaves ``root``
+    (``base`` itself when not given; the project folder, see :mod:`promptlang.project`).
 
-    ``folder`` names ``base`` for the user ("the folder of main.prompt").
+    ``folder`` names ``root`` for the user ("the folder of main.prompt").
     """
     if os.path.isabs(relative) or relative.startswith("~"):
         raise PromptError(f"{what} {relative!r} must be relative to {folder}, not absolute",
@@ -97,12 +98,12 @@ def confined(base: Path, relative: str, *, what: str, folder: str, span: Span | 
     except (OSError, ValueError) as exc:
         raise PromptError(f"{what} {_short(relative)} cannot be read: {getattr(exc, 'strerror', None) or exc}",
                           span, source=source) from None
-    root = base.resolve()
+    root = (base if root is None else root).resolve()
     if target != root and root not in target.parents:
         raise PromptError(f"{what} {relative!r} points outside {folder}; catalogs must stay inside it",
                           span, source=source,
-                          hint="copy the catalog next to the file, or pass its folder with --catalogs DIR "
-                               "and `use` it by name")
+                          hint="copy the catalog inside it, make the folder above both a project (a "
+                               "promptlang.toml there), or pass its folder with --catalogs DIR and `use` it by name")
     return target
 
 

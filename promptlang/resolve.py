@@ -61,13 +61,19 @@ class Scope:
 
 
 def load_scope(file: ast.File, search_dirs=()) -> Scope:
-    """Load every catalog the file's `use` lines name, with their `requires`, in order."""
+    """Load every catalog the file's `use` lines name, with their `requires`, in order.
+
+    Paths may go anywhere inside the project folder (see :func:`promptlang.project.confinement`)."""
+    from .project import confinement
+
     scope, seen = Scope(), {}
-    base = Path(file.path).parent if file.path and not file.path.startswith("<") else Path.cwd()
+    named = file.path and not file.path.startswith("<")
+    base = Path(file.path).parent if named else Path.cwd()
+    root, where = confinement(base, Path(file.path).name if named else None)
     for use in file.uses:
         if use.is_path:
             path = catalog.confined(base, use.target, what="catalog path", span=use.span, source=file.source,
-                                    folder=f"the folder of {Path(file.path).name}")
+                                    folder=where, root=root)
             if not path.is_file():
                 raise PromptError(f"catalog file not found: {use.target} (looked for {_display(path)})",
                                   use.span, source=file.source)
@@ -78,11 +84,14 @@ def load_scope(file: ast.File, search_dirs=()) -> Scope:
                 raise PromptError(f"no catalog named `{use.target}`{suggest(use.target, names)}", use.span,
                                   source=file.source, hint="bundled catalogs: " + ", ".join(catalog.bundled_names())
                                   + '; a file is used with a quoted path: use "./team.yaml"')
-        _add(scope, path, seen, search_dirs, depth=0, stack=())
+        _add(scope, path, seen, search_dirs, depth=0, stack=(), root=(root.resolve(), where))
     return scope
 
 
-def _add(scope: Scope, path: Path, seen: dict, search_dirs, depth: int, stack: tuple) -> None:
+def _add(scope: Scope, path: Path, seen: dict, search_dirs, depth: int, stack: tuple, root=None) -> None:
+    """Add the catalog at ``path`` after what it requires. A path in `requires` stays inside
+    ``root`` (the project folder and its name) when the catalog lies in it, else inside the
+    catalog's own folder."""
     key = str(path.resolve())
     if key in stack:
         raise PromptError(f"catalog {path} requires itself (through {' -> '.join(stack)})")
@@ -92,17 +101,19 @@ def _add(scope: Scope, path: Path, seen: dict, search_dirs, depth: int, stack: t
     if depth > catalog.MAX_REQUIRES_DEPTH:
         raise PromptError(f"catalog {path}: `requires` nests deeper than {catalog.MAX_REQUIRES_DEPTH}")
     cat = catalog.load(path, display=_display(path))
+    inside = root is not None and Path(key).parent.is_relative_to(root[0])
     for req in cat.requires:
         if req.endswith((".yaml", ".yml")) or "/" in req:
             dep = catalog.confined(path.parent, req, what=f"{cat.path}: requires", span=None, source=None,
-                                   folder="the catalog's folder")
+                                   folder=root[1] if inside else "the catalog's folder",
+                                   root=root[0] if inside else None)
             if not dep.is_file():
                 raise PromptError(f"{cat.path}: requires: catalog file not found: {req}")
         else:
             dep = catalog.find(req, [path.parent, *search_dirs])
             if dep is None:
                 raise PromptError(f"{cat.path}: requires: no catalog named `{req}`")
-        _add(scope, dep, seen, search_dirs, depth + 1, stack + (key,))
+        _add(scope, dep, seen, search_dirs, depth + 1, stack + (key,), root)
     seen[key] = cat
     scope.catalogs = [c for c in scope.catalogs if c is not cat] + [cat]
 

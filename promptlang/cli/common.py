@@ -7,8 +7,9 @@ from pathlib import Path
 
 from ..errors import PromptError
 
-def search_dirs(catalogs=()) -> list[Path]:
-    """The ``--catalogs`` folders, then those of $PROMPTLANG_CATALOGS."""
+def search_dirs(catalogs=(), near=None) -> list[Path]:
+    """The ``--catalogs`` folders, then those of $PROMPTLANG_CATALOGS, then the project's
+    ``[catalogs] folders`` (the project around the file ``near``, or the current folder)."""
     dirs = [Path(d) for d in catalogs]
     env = os.environ.get("PROMPTLANG_CATALOGS")
     if env:
@@ -16,20 +17,44 @@ def search_dirs(catalogs=()) -> list[Path]:
     for d in dirs:
         if not d.is_dir():
             raise PromptError(f"--catalogs {d}: no such folder")
-    return dirs
+    found = project(near)
+    return dirs + list(found.folders) if found else dirs
+
+
+def project(near=None):
+    """The project (:class:`promptlang.project.Project`) around the file ``near`` (the
+    current folder when None), or None: a few `stat` calls when there is none."""
+    from ..project import find
+
+    return find(Path(near).parent if near else Path.cwd())
 
 
 def compile_path(path, catalogs=()):
     from ..compiler import compile_file
 
-    return compile_file(path, search_dirs=search_dirs(catalogs))
+    return compile_file(path, search_dirs=search_dirs(catalogs, near=path))
 
 
 def compile_and_warn(path, catalogs=()):
-    """Compile ``path`` and print its warnings (the pixel commands)."""
+    """Compile ``path`` and print its warnings (the pixel commands). A prompt that states no
+    ``model`` gets the project's ``[render] model`` (a ``--model`` flag still wins over both)."""
     result = compile_path(path, catalogs)
     print_warnings(result.warnings)
+    found = project(path)
+    if found and found.model:
+        from dataclasses import replace
+
+        result = replace(result, prompts=[p if p.settings.model else replace(p, settings=replace(
+            p.settings, model=found.model)) for p in result.prompts])
     return result
+
+
+def default_out(path, out, fallback: str) -> str:
+    """``-o`` when given, else the project's ``[render] out``, else ``fallback``."""
+    if out:
+        return out
+    found = project(path)
+    return found.out if found and found.out else fallback
 
 
 def selected(result, name):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from . import Command, options
-from .common import cache_dir, compile_and_warn, quiet_libraries, selected
+from .common import cache_dir, compile_and_warn, default_out, quiet_libraries, selected
 from .report import Reporter
 
 
@@ -35,7 +35,7 @@ def embed(file, prompt, model, out, overwrite, device, no_cache, catalogs) -> in
 @click.argument("file", type=click.Path(dir_okay=False))
 @options.prompt()
 @options.model()
-@options.out("DIR", "output folder (default: renders)", default="renders")
+@options.out("DIR", "output folder (default: the project's [render] out, else renders)")
 @options.images
 @options.seed
 @options.steps
@@ -59,6 +59,7 @@ def render(file, prompt, model, out, images, seed, steps, guidance, scheduler, i
     from ..jobs.backend import Local
 
     result = compile_and_warn(file, catalogs)
+    out = default_out(file, out, "renders")
     width, height = image_size or (None, None)
     the_plan = job.plan(selected(result, prompt), out, source=job.Source.of(result), overwrite=overwrite,
                         resume=resume, batch=batch, cache_dir=cache_dir(no_cache), fast=fast, model=model, images=images,

@@ -94,3 +94,23 @@ def tiny_cli(tiny, monkeypatch, in_tmp):
 
     monkeypatch.setattr(promptlang.diffusion.models, "load_pipeline", lambda model, device="cpu", **kw: tiny)
     return lambda *argv: main(list(argv))
+
+
+class Raw(str):
+    """The whole text of a chunk, for a change that is not an edit of the record."""
+
+
+def tamper(src, dst, change, chunk: str = "promptlang") -> None:
+    """Copy a PNG with its ``chunk`` record changed: ``change(record)`` edits it in place (what
+    it returns is ignored), or returns :class:`Raw` text to put there instead."""
+    import json
+
+    from PIL import Image
+    from PIL.PngImagePlugin import PngInfo
+
+    image = Image.open(src)
+    record = json.loads(image.text[chunk])
+    text = change(record)
+    meta = PngInfo()
+    meta.add_itxt(chunk, text if isinstance(text, Raw) else json.dumps(record))
+    image.save(dst, pnginfo=meta)

@@ -7,7 +7,6 @@ import re
 import numpy as np
 import pytest
 from PIL import Image
-from PIL.PngImagePlugin import PngInfo
 
 import promptlang.diffusion.models
 from promptlang.artifacts import records
@@ -15,7 +14,7 @@ from promptlang.cli import main
 
 pytest.importorskip("torch")
 
-from conftest import LATENT_SRC  # noqa: E402
+from conftest import LATENT_SRC, Raw, tamper  # noqa: E402
 
 SRC = LATENT_SRC
 GRID = "grid-cat-dog-fruit-tower"
@@ -195,18 +194,9 @@ def test_the_walk_animation_has_no_provenance(tiny_cli, made, in_tmp, capsys):
     assert not (in_tmp / "reproduced").exists()
 
 
-class Raw(str):
-    """The whole chunk text, for a change that is not an edit of the record."""
-
-
 def _tamper(src, dst, change):
     """Copy a frame PNG with its `promptlang-walk` chunk changed (``change`` edits the record, or returns Raw text)."""
-    image = Image.open(src)
-    record = json.loads(image.text[records.WALK])
-    text = change(record)
-    meta = PngInfo()
-    meta.add_itxt(records.WALK, text if isinstance(text, Raw) else json.dumps(record))
-    image.save(dst, pnginfo=meta)
+    tamper(src, dst, change, chunk=records.WALK)
 
 
 def _endpoint(i, key, value):

@@ -1,15 +1,14 @@
 """Nothing lost: outputs and the files around them (issue 9, items 1-3, 7, 14, 18)."""
-import json
 import os
 import stat
 import threading
 
 import pytest
-from PIL import Image
-from PIL.PngImagePlugin import PngInfo
 
 from promptlang.artifacts import records
 from promptlang.cli import main
+
+from conftest import tamper  # noqa: E402
 
 SRC = '''use core
 prompt cat {
@@ -158,13 +157,7 @@ def rendered(tiny, tmp_path_factory):
     return root
 
 
-def _tamper(src, dst, change):
-    image = Image.open(src)
-    record = json.loads(image.text["promptlang"])
-    change(record)
-    meta = PngInfo()
-    meta.add_itxt("promptlang", json.dumps(record))
-    image.save(dst, pnginfo=meta)
+_tamper = tamper
 
 
 @pytest.mark.parametrize("change, message", [

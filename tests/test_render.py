@@ -8,6 +8,8 @@ from PIL import Image
 
 import promptlang
 from promptlang.cli import main
+
+from conftest import tamper  # noqa: E402
 from promptlang.schedulers import SCHEDULERS
 
 SRC = '''use core
@@ -188,15 +190,7 @@ def test_python_api_names_work_after_importing_the_modules(tiny):
     assert render_module.render(prompt, pipe=tiny)[0].seed == 11 and encode_module.encode is promptlang.encode
 
 
-def _tamper(src, dst, change):
-    from PIL.PngImagePlugin import PngInfo
-
-    image = Image.open(src)
-    record = json.loads(image.text["promptlang"])
-    change(record)
-    meta = PngInfo()
-    meta.add_itxt("promptlang", json.dumps(record))
-    image.save(dst, pnginfo=meta)
+_tamper = tamper
 
 
 @pytest.mark.parametrize("change, message", [

@@ -65,7 +65,8 @@ def bundled_names() -> list[str]:
 
 
 def find(name: str, search_dirs=()) -> Path | None:
-    """A catalog named ``name``: ``NAME.yaml`` in the search folders, then the bundled ones."""
+    """A catalog named ``name``: ``NAME.yaml`` in the search folders, then the bundled ones,
+    then an installed catalog package (see :func:`installed`)."""
     if not name or len(f"{name}.yaml".encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES or "\0" in name:
         return None  # no file can have that name: "no catalog named …", where the `use` line is
     for folder in [*search_dirs, styles_dir()]:
@@ -75,7 +76,107 @@ def find(name: str, search_dirs=()) -> Path | None:
                 return candidate
         except (OSError, ValueError):  # a name the system will not look up is no catalog
             continue
-    return None
+    # Only now: importing importlib.metadata and reading every installed distribution's
+    # entry points costs tens of milliseconds, more than the rest of a short compile.
+    package = installed().get(name)
+    return package.path() if package is not None else None
+
+
+# Catalog packages. A distribution declares, in the entry-point group below, a catalog
+# name and where its YAML lies, as `module:file` (`studio = "studio_styles:catalog.yaml"`):
+# the file `catalog.yaml` in the folder of the package `studio_styles`. Nothing of the
+# package is imported or run: the file is found among the distribution's installed files,
+# or (an editable install) through the import system's finders, which only look at folders.
+# What the file holds is then read like any other catalog: untrusted data.
+ENTRY_POINT_GROUP = "promptlang.catalogs"
+CATALOG_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class Package:
+    """An installed catalog package's entry point: ``name = "module:file"``."""
+    name: str
+    value: str
+    dist: str
+    dist_version: str
+    _dist: object = field(default=None, repr=False, compare=False)
+
+    @property
+    def label(self) -> str:
+        return f"package {self.dist} {self.dist_version}".rstrip()
+
+    def path(self) -> Path:
+        """The catalog file, or a PromptError naming the distribution."""
+        def fail(problem: str) -> PromptError:
+            return PromptError(f"catalog `{self.name}` from {self.label}: {problem}",
+                               hint=f"its entry point in [project.entry-points.\"{ENTRY_POINT_GROUP}\"] should "
+                                    f"read {self.name} = \"PACKAGE:catalog.yaml\" (a YAML file inside the "
+                                    f"package's folder); reinstall or fix the package `{self.dist}`")
+
+        module, sep, filename = self.value.partition(":")
+        module, filename = module.strip(), filename.strip()
+        if not sep or not module or not filename:
+            raise fail(f"entry point {self.value!r} is not `module:file.yaml`")
+        parts = module.split(".")
+        if not all(part.isidentifier() for part in parts):
+            raise fail(f"entry point {self.value!r}: {module!r} is not a module name")
+        if "/" in filename or "\\" in filename or filename in (".", "..") or filename.startswith(".") \
+                or not filename.endswith(CATALOG_SUFFIXES):
+            raise fail(f"entry point {self.value!r}: {filename!r} is not the name of a .yaml file "
+                       "in the package's folder")
+        for folder in self._folders(parts):
+            candidate = folder / filename
+            try:
+                if candidate.is_file():
+                    return candidate
+            except (OSError, ValueError):
+                continue
+        raise fail(f"entry point {self.value!r}: the file {'/'.join(parts)}/{filename} is not installed")
+
+    def _folders(self, parts: list) -> list:
+        """Where the package ``parts`` may lie: among the distribution's files first, then
+        as the import system would find it (without importing it)."""
+        folders = []
+        files = getattr(self._dist, "files", None) if self._dist is not None else None
+        try:
+            for item in files or ():
+                if tuple(item.parts[:-1]) == tuple(parts) and item.name == "__init__.py":
+                    folders.append(Path(self._dist.locate_file(item)).parent)
+        except Exception:  # a broken RECORD: fall back on the finders
+            pass
+        try:
+            import importlib.machinery
+            import sys
+
+            spec = importlib.machinery.PathFinder.find_spec(parts[0], sys.path)
+            locations = list(spec.submodule_search_locations or []) if spec is not None else []
+            folders += [Path(loc, *parts[1:]) for loc in locations]
+        except Exception:
+            pass
+        return folders
+
+
+def installed() -> dict:
+    """name -> :class:`Package` for every installed catalog package (the first one found
+    for a name, in sys.path order)."""
+    from importlib.metadata import entry_points
+
+    found = {}
+    try:
+        points = entry_points(group=ENTRY_POINT_GROUP)
+    except Exception as exc:  # a broken distribution's metadata
+        raise PromptError(f"cannot read the installed catalog packages: {exc}") from None
+    for point in points:
+        if point.name in found:
+            continue
+        dist = getattr(point, "dist", None)
+        try:
+            dist_name = dist.metadata["Name"] or "?" if dist is not None else "?"
+            dist_version = dist.version or "" if dist is not None else ""
+        except Exception:
+            dist_name, dist_version = "?", ""
+        found[point.name] = Package(point.name, point.value, dist_name, dist_version, dist)
+    return found
 
 
 def confined(base: Path, relative: str, *, what: str, folder: str, span: Span | None,

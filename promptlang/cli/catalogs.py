@@ -1,4 +1,4 @@
-"""`promptlang catalog list | show | validate | import | export`."""
+"""`promptlang catalog list | new | show | validate | import | export`."""
 from __future__ import annotations
 
 import os
@@ -13,29 +13,71 @@ from .report import Reporter
 from ..jobs import Event
 
 
-@click.group(cls=Group, short_help="List, show, validate, import and export style catalogs.")
+@click.group(cls=Group, short_help="List, scaffold, show, validate, import and export style catalogs.")
 def catalog() -> None:
-    """List, show, validate, import and export style catalogs."""
+    """List, scaffold (as packages), show, validate, import and export style catalogs."""
 
 
 @catalog.command("list", cls=Command)
 @options.catalogs
 def list_(catalogs) -> int:
-    """List the catalogs that `use NAME` can find."""
+    """List the catalogs that `use NAME` can find: name, version, entries and source (a
+    file in a catalog folder, bundled, or `package DIST VERSION`, an installed package)."""
     from .. import catalog as cat_mod
 
     seen = set()
+
+    def show(name: str, path: Path, where: str) -> None:
+        seen.add(name)
+        cat = cat_mod.load(path)
+        counts = ", ".join(f"{len(cat.entries[s])} {s}" for s in cat_mod.SECTIONS)
+        print(f"{name:<16} {cat.version:<8} {counts}  ({where})")
+        if cat.description:
+            print(f"{'':<16} {cat.description}")
+
     for folder in [*search_dirs(catalogs), cat_mod.styles_dir()]:
         for path in sorted(Path(folder).glob("*.yaml")):
-            if path.stem in seen:
-                continue
-            seen.add(path.stem)
-            cat = cat_mod.load(path)
-            counts = ", ".join(f"{len(cat.entries[s])} {s}" for s in cat_mod.SECTIONS)
-            where = "bundled" if Path(folder) == cat_mod.styles_dir() else str(path)
-            print(f"{path.stem:<16} {cat.version:<8} {counts}  ({where})")
-            if cat.description:
-                print(f"{'':<16} {cat.description}")
+            if path.stem not in seen:
+                show(path.stem, path, "bundled" if Path(folder) == cat_mod.styles_dir() else str(path))
+    failed = 0
+    for name, package in sorted(cat_mod.installed().items()):
+        if name in seen:  # shadowed by a folder's or a bundled catalog of that name
+            continue
+        try:
+            show(name, package.path(), package.label)
+        except PromptError as exc:  # one broken package does not hide the others
+            failed += 1
+            click.echo(f"error: {exc}", err=True)
+    return 1 if failed else 0
+
+
+@catalog.command("new", cls=Command)
+@click.argument("name", callback=lambda ctx, param, value: _identifier(ctx, param, value))
+@click.argument("folder", required=False, type=click.Path(file_okay=False))
+@options.overwrite
+def new(name, folder, overwrite) -> int:
+    """Write a catalog package for NAME in FOLDER (default: NAME-styles): pyproject.toml
+    declaring the entry point, src/NAME_styles/catalog.yaml, a test and a README.
+    `pip install FOLDER` then makes `use NAME` find it. Existing files are kept unless
+    --overwrite."""
+    from ..files import write_bytes
+    from ..jobs.common import check_free
+    from ..scaffold import package_files
+
+    files = package_files(name)
+    root = Path(folder or f"{name.lower().replace('_', '-')}-styles")
+    if root.exists() and not root.is_dir():
+        raise PromptError(f"{root} is a file, not a folder")
+    targets = {root / rel: text for rel, text in files.items()}
+    try:
+        check_free(list(targets), overwrite)
+    except PromptError as exc:
+        exc.hint = "pass --overwrite to replace them, or give another FOLDER"
+        raise
+    for path, text in targets.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_bytes(path, text.encode("utf-8"))
+        print(f"wrote {path}")
     return 0
 
 

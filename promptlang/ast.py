@@ -109,10 +109,27 @@ class PromptDecl:
 
 
 @dataclass(frozen=True, slots=True)
+class Constraint:
+    """One version constraint of a ``use`` line: ``>= 1.2`` (``op`` is one of
+    ``>= <= == != > <``; ``version`` as written)."""
+
+    op: str
+    version: str
+    span: Span
+
+    def __str__(self) -> str:
+        return f"{self.op} {self.version}"
+
+
+@dataclass(frozen=True, slots=True)
 class Use:
+    """``use core`` or ``use "./team.yaml"``, with the versions the catalog must have
+    (``use studio >= 1.2, < 2``; empty when none are written)."""
+
     target: str
     is_path: bool
     span: Span
+    constraints: tuple[Constraint, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

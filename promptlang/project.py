@@ -9,7 +9,7 @@ Finding one is a few ``stat`` calls (walk up from a folder to the first one hold
     name = "studio"
     [catalogs]
     folders = ["styles"]          # searched by `use NAME` before the bundled catalogs
-    require = ["core"]            # reserved for a later version lock: read, not acted on
+    require = ["core >= 1.0"]     # versions the catalogs in use must have (as in `use`)
     [render]
     model = "stabilityai/…"       # when neither the .prompt file nor --model names one
     out = "renders"               # `render`'s output folder when -o is not given
@@ -40,6 +40,16 @@ KEYS = {
 
 
 @dataclass(frozen=True, slots=True)
+class Requirement:
+    """One ``[catalogs] require`` string, parsed (``use`` holds the name or path and the
+    constraints); ``span`` is the `require` key in the file, ``source`` the file's text."""
+
+    use: object  # ast.Use
+    span: Span
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
 class Project:
     """A project as its ``promptlang.toml`` states it; ``folders`` are absolute."""
 
@@ -49,6 +59,7 @@ class Project:
     require: tuple[str, ...] = ()
     model: str | None = None
     out: str | None = None
+    requirements: tuple[Requirement, ...] = ()
 
 
 def find_root(start: str | Path) -> Path | None:
@@ -147,8 +158,21 @@ def load(path: Path) -> Project:
         if not target.is_dir():
             raise _error(shown, text, "catalogs", "folders", f"[catalogs] folders: no such folder {folder!r}")
         folders.append(target)
+    requirements = []
+    if values.get("require"):
+        from .syntax import parse_requirement
+
+        line, col = _where(text, "catalogs", "require")
+        for item in values["require"]:
+            try:
+                use = parse_requirement(item, f"{shown}: [catalogs] require")
+            except PromptError as exc:
+                raise _error(shown, text, "catalogs", "require", f"[catalogs] require: {item!r}: {exc.message}",
+                             'write a catalog name or a quoted path, then constraints: "studio >= 1.2, < 2"') from None
+            requirements.append(Requirement(use, _span(shown, text, line, col), text))
     return Project(root=root, name=values.get("name"), folders=tuple(folders),
-                   require=tuple(values.get("require", ())), model=values.get("model"), out=values.get("out"))
+                   require=tuple(values.get("require", ())), model=values.get("model"), out=values.get("out"),
+                   requirements=tuple(requirements))
 
 
 def _error(shown: str, text: str, table: str | None, key: str | None, message: str,

@@ -85,7 +85,52 @@ def load_scope(file: ast.File, search_dirs=()) -> Scope:
                                   source=file.source, hint="bundled catalogs: " + ", ".join(catalog.bundled_names())
                                   + '; a file is used with a quoted path: use "./team.yaml"')
         _add(scope, path, seen, search_dirs, depth=0, stack=(), root=(root.resolve(), where))
+        if use.constraints:
+            _check_version(seen[str(path.resolve())], use.constraints, file.source)
+    _check_project(scope, base)
     return scope
+
+
+def _check_project(scope: Scope, base: Path) -> None:
+    """``[catalogs] require = ["studio >= 1.2"]`` of the project around ``base``: each
+    constraint holds for the catalog of that name (or path) in scope."""
+    from .project import find
+
+    project = find(base)
+    if project is None or not project.requirements:
+        return
+    for req in project.requirements:
+        use = req.use
+        if not use.constraints:
+            continue
+        if use.is_path:
+            target = (project.root / use.target).resolve()
+            cats = [c for c in scope.catalogs if Path(c.path).resolve() == target]
+        else:
+            cats = [c for c in scope.catalogs if c.name == use.target]
+        for cat in cats:
+            _check_version(cat, use.constraints, req.source, span=req.span,
+                           needs=f"{req.span.file} requires")
+
+
+def _check_version(cat, constraints, source: str | None, span=None, needs: str = "this file needs") -> None:
+    """The catalog's ``version`` against ``use NAME >= 1.2, < 2``: an error under the first
+    constraint it fails, naming the version found and where the catalog came from."""
+    from . import lock
+    from .resources import styles_dir
+
+    origin = "bundled" if Path(cat.path).resolve().parent == styles_dir().resolve() else cat.path
+    try:
+        failed = lock.unmet(cat.version, constraints)
+    except lock.BadVersion:
+        raise PromptError(f"catalog `{cat.name}` has version `{cat.version}`, which is not a version that can be "
+                          f"compared ({origin})", constraints[0].span, source=source,
+                          hint="a catalog's `version` reads like 1.2.0") from None
+    if failed:
+        wanted = ", ".join(str(c) for c in constraints)
+        raise PromptError(f"catalog `{cat.name}` is version {cat.version} ({origin}), but `{failed[0]}` is "
+                          "required", span or failed[0].span, source=source,
+                          hint=f"{needs} `{cat.name}` {wanted}")
 
 
 def _add(scope: Scope, path: Path, seen: dict, search_dirs, depth: int, stack: tuple, root=None) -> None:

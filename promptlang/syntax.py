@@ -32,7 +32,7 @@ def _cut(text: str) -> str:
     return text if len(text) <= 24 else f"{text[:12]}… ({len(text):,} characters)"
 
 
-OPTIONS = {"parser": "lalr", "propagate_positions": True, "maybe_placeholders": False, "start": ["start", "field"]}
+OPTIONS = {"parser": "lalr", "propagate_positions": True, "maybe_placeholders": False, "start": ["start", "field", "requirement"]}
 
 
 @lru_cache(maxsize=None)
@@ -119,6 +119,18 @@ def parse_field(name: str, value: str, where: str) -> ast.Slot | ast.Param:
     return _Builder(where, source).field(tree)
 
 
+def parse_requirement(text: str, where: str) -> ast.Use:
+    """A catalog and its version constraints on their own (``studio >= 1.2, < 2``), as
+    ``[catalogs] require`` in promptlang.toml holds them; ``where`` names it in errors."""
+    if "\n" in text or "\r" in text:
+        raise PromptError("a requirement is one line", span_at(where, text, text.find("\n")), source=text)
+    try:
+        tree = parser().parse(text, start="requirement")
+    except UnexpectedInput as exc:
+        raise _syntax_error(exc, text, where) from None
+    return _Builder(where, text).requirement(tree)
+
+
 # ---------------------------------------------------------------- errors
 
 _EXAMPLES = {
@@ -140,6 +152,11 @@ _EXAMPLES = {
     "expected a name after `prompt`": ['prompt {', 'prompt "a" {', 'prompt\n'],
     "expected the parent prompt's name after `extends`": ['prompt a extends {', 'prompt a extends "b" {'],
     "expected a catalog name or a quoted path after `use`": ['use\n', 'use {', 'use 3'],
+    "a version constraint reads `use studio >= 1.2` (`>=`, `>`, `<=`, `<`, `==` or `!=` and a version such "
+    "as 1.2.0; several are separated by commas: `>= 1.2, < 2`)": [
+        'use core >=', 'use core >=\n', 'use core >= x', 'use core >= "1"', 'use core >= 1.2,',
+        'use core >= 1.2, x', 'use core >= 1.2 < 2', 'use core > 1.x',
+    ],
     "a list ends after a comma: another item is missing": [
         'prompt a { quality x, }', 'prompt a { quality x,\n}', 'prompt a { quality x, , y }',
         'prompt a { quality x,\n\n}',
@@ -152,7 +169,8 @@ _EXAMPLES = {
         'subject "x"', 'steps 3', 'use core\nsubject "x"',
     ],
     "each statement starts on a new line": [
-        'use core use x', 'prompt a {} prompt b {}', 'use core prompt a {}',
+        'use core use x', 'prompt a {} prompt b {}', 'use core prompt a {}', 'use core >= 1 use x',
+        'use core >= 1 prompt a {}',
         'prompt a { subject "x" }  steps 4',
     ],
     "`blend` lists its parts, separated by commas, as in `subject blend \"a dog\":0.6, \"a bowl of fruit\":0.4`": [
@@ -180,6 +198,7 @@ _FRIENDLY = {
     "RATIO": "a ratio such as 16:9", "SIGNED_NUMBER": "a number", "PLUSES": "`+`", "MINUSES": "`-`",
     "_NL": "a new line", "LBRACE": "`{`", "RBRACE": "`}`", "COMMA": "`,`", "COLON": "`:`", "DOT": "`.`",
     "BLEND": "`blend`", "AT": "`at`", "ARROW": "`->`", "USE": "`use`", "PROMPT": "`prompt`", "DEFAULTS": "`defaults`", "EXTENDS": "`extends`",
+    "COMPARE": "`>=`, `<` or another comparison", "VERSION": "a version such as 1.2.0",
     "$END": "the end of the file",
 }
 
@@ -293,11 +312,7 @@ class _Builder:
         for node in tree.children:
             try:
                 if node.data == "use":
-                    tok = node.children[0]
-                    if tok.type == "STRING":
-                        uses.append(ast.Use(self.string(tok), True, self.span(tok)))
-                    else:
-                        uses.append(ast.Use(str(tok), False, self.span(tok)))
+                    uses.append(self.requirement(node.children[0]))
                 elif node.data == "defaults":
                     if defaults is not None:
                         raise self.error("a second `defaults` block; a file has at most one", node)
@@ -309,6 +324,14 @@ class _Builder:
         if errors:
             raise PromptError.several(errors)
         return ast.File(self.path, self.source, tuple(uses), defaults, tuple(prompts))
+
+    def requirement(self, node: Tree) -> ast.Use:
+        """``studio >= 1.2, < 2`` (a `use` line without its keyword, or a `require` string)."""
+        tok, *rest = node.children
+        constraints = tuple(ast.Constraint(str(c.children[0]), str(c.children[1]), self.span(c)) for c in rest)
+        if tok.type == "STRING":
+            return ast.Use(self.string(tok), True, self.span(tok), constraints)
+        return ast.Use(str(tok), False, self.span(tok), constraints)
 
     def prompt(self, node: Tree) -> ast.PromptDecl:
         name_tok = node.children[0]

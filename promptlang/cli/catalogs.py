@@ -1,6 +1,7 @@
-"""`promptlang catalog list | new | show | validate | import | export`."""
+"""`promptlang catalog list | new | show | validate | import | export | diff`."""
 from __future__ import annotations
 
+import json as _json
 import os
 from pathlib import Path
 
@@ -204,4 +205,49 @@ def export(name, to, out, overwrite, catalogs, quiet) -> int:
     write_bytes(target, data)
     report(Event("file", f"{count} styles of `{cat.name}` as {to}"
                  + (f"; {len(warnings)} skipped or changed" if warnings else ""), path=target))
+    return 0
+
+
+@catalog.command("diff", cls=Command)
+@click.argument("old", metavar="A")
+@click.argument("new", metavar="B")
+@options.catalogs
+def diff(old, new, catalogs) -> int:
+    """List the entries added, removed and changed (text, negative, weight, tags) from
+    catalog A to catalog B, per section (each a name or a .yaml path)."""
+    from .. import lock
+    from .. import catalog as cat_mod
+
+    a, b = load_named_catalog(old, catalogs), load_named_catalog(new, catalogs)
+
+    def where(cat) -> str:
+        return "bundled" if Path(cat.path).resolve().parent == cat_mod.styles_dir().resolve() else cat.path
+
+    def shown(value) -> str:
+        if isinstance(value, tuple):
+            return "[" + ", ".join(value) + "]"
+        if isinstance(value, float):
+            return f"{value:g}"
+        return _json.dumps(value, ensure_ascii=False)
+
+    print(f"--- {a.name} {a.version} ({where(a)})")
+    print(f"+++ {b.name} {b.version} ({where(b)})")
+    changes = lock.diff(a, b)
+    totals = [0, 0, 0]
+    for section, parts in changes.items():
+        print(f"{section}:")
+        for key in parts["added"]:
+            print(f"  + {key}: {shown(b.entries[section][key].text)}")
+        for key in parts["removed"]:
+            print(f"  - {key}: {shown(a.entries[section][key].text)}")
+        for key, fields in parts["changed"].items():
+            print(f"  ~ {key}")
+            for name, (before, after) in fields.items():
+                print(f"      {name}: {shown(before)} -> {shown(after)}")
+        totals = [totals[0] + len(parts["added"]), totals[1] + len(parts["removed"]),
+                  totals[2] + len(parts["changed"])]
+    if not changes:
+        print("no entries differ")
+    else:
+        print(f"{totals[0]} added, {totals[1]} removed, {totals[2]} changed")
     return 0

@@ -23,13 +23,20 @@ from .report import Reporter
 @options.quiet
 @options.json
 @options.catalogs
-def check(files, quiet, as_json, catalogs) -> int:
+@click.option("--locked", is_flag=True,
+              help="fail when a catalog in use differs from promptlang.lock (changed, another version, not in it)")
+def check(files, quiet, as_json, catalogs, locked) -> int:
     """Check .prompt files: parse, resolve every catalog name, print warnings."""
     report = Reporter(quiet=quiet)
     records = []
     for path in files:
         try:
             result = compile_path(path, catalogs)
+            if locked:
+                problems = _locked_problems(path, result.scope)
+                if problems:
+                    raise PromptError.several([PromptError(f"{path}: {p}", hint="if the change is meant, run "
+                                                           "`promptlang lock --overwrite`") for p in problems])
         except PromptError as exc:
             if as_json:
                 records.append({"path": path, "ok": False, "prompts": [], "warnings": [],
@@ -51,6 +58,21 @@ def check(files, quiet, as_json, catalogs) -> int:
         sys.stdout.write(_json.dumps(records, ensure_ascii=False, indent=2) + "\n")
         return 1 if any(not r["ok"] for r in records) else 0
     return 1 if report.failures else 0
+
+
+def _locked_problems(path: str, scope) -> list[str]:
+    """Why the catalogs ``path`` uses differ from its project's promptlang.lock (`check --locked`)."""
+    from .. import lock
+    from ..resources import styles_dir
+
+    root = lock.root_for(path)
+    try:
+        records = lock.read(root)
+    except ValueError as exc:
+        raise PromptError(f"{root / lock.FILE}: {exc}", hint="write it again with `promptlang lock --overwrite`") from None
+    if records is None:
+        raise PromptError(f"{path}: --locked: there is no {lock.FILE} in {root}", hint="write one with `promptlang lock`")
+    return lock.mismatches(lock.entries(scope.catalogs, root, styles_dir()), records)
 
 
 def _diagnostic(message, span, hint=None) -> dict:

@@ -15,7 +15,7 @@ name = "{name}"
 
 [catalogs]
 folders = ["styles"]        # `use NAME` looks here (after --catalogs) before the bundled catalogs
-# require = ["core"]        # reserved for catalog versions and a lock (not acted on yet)
+# require = ["core >= 1.0"] # versions the catalogs in use must have (`promptlang lock` pins them exactly)
 
 [render]
 # model = "stable-diffusion-v1-5/stable-diffusion-v1-5"   # when neither the .prompt nor --model names one

@@ -1,4 +1,4 @@
-"""`promptlang catalog list | new | show | validate | import | export | diff`."""
+"""`promptlang catalog list | new | show | validate | import | export | diff | docs`."""
 from __future__ import annotations
 
 import json as _json
@@ -250,4 +250,31 @@ def diff(old, new, catalogs) -> int:
         print("no entries differ")
     else:
         print(f"{totals[0]} added, {totals[1]} removed, {totals[2]} changed")
+    return 0
+
+
+@catalog.command("docs", cls=Command)
+@click.argument("name", metavar="NAME_OR_FILE")
+@options.out("DIR", "the folder to write index.html into (default: NAME-styleguide here)")
+@options.overwrite
+@options.catalogs
+@options.quiet
+def docs(name, out, overwrite, catalogs, quiet) -> int:
+    """Build a browsable style guide of a catalog: one self-contained DIR/index.html (no
+    network) with every entry by section and tag, its text, negative, weight, tags and
+    CLIP token count, a search box and a copy button per entry."""
+    from .. import styleguide
+    from ..files import write_bytes
+    from ..jobs.common import check_free, folder
+
+    report = Reporter(quiet=quiet)
+    cat = load_named_catalog(name, catalogs)
+    root = folder(out or f"{cat.name}-styleguide")
+    target = root / "index.html"
+    check_free([target], overwrite)
+    page = styleguide.build(cat)
+    root.mkdir(parents=True, exist_ok=True)
+    write_bytes(target, page.encode("utf-8"))
+    n = sum(len(e) for e in cat.entries.values())
+    report(Event("file", f"style guide of `{cat.name}` {cat.version}: {n} entries", path=target))
     return 0

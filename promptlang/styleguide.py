@@ -5,6 +5,8 @@
 the entries by section and by tag, each with its key, text, negative, weight, tags,
 description and CLIP token count, a search box that filters them as you type, and a
 button per entry that copies its reference (the key, as a ``.prompt`` file writes it).
+:func:`tile_sources` writes the ``.prompt`` sources that ``catalog docs --render`` renders,
+one sample tile per entry on a fixed subject and seed.
 
 Catalogs are untrusted, so everything taken from one is HTML-escaped where it lands in
 the page, and what the script needs comes as JSON in a ``<script type="application/json">``
@@ -23,6 +25,9 @@ from .tokens import count_tokens
 
 #: The subject an entry's template is rendered with before its tokens are counted.
 NEUTRAL_SUBJECT = "a subject"
+#: What every sample tile shows, and its seed: the same for all, so the styles compare.
+TILE_SUBJECT = "a lighthouse on a cliff above the sea"
+TILE_SEED = 7
 
 SECTION_NOTES = {
     "format": "how the picture is made: the medium or kind of image",
@@ -44,6 +49,25 @@ def token_count(entry: Entry, where: str) -> tuple[int | None, str]:
         return count_tokens(rendered_text(entry, where)), ""
     except PromptError as exc:
         return None, str(exc)
+
+
+def tile_sources(cat: Catalog, use_name: str, subject: str = TILE_SUBJECT, seed: int = TILE_SEED) -> list:
+    """One ``.prompt`` source per entry of ``cat``, rendering it alone on ``subject`` at
+    ``seed``: ``[(section, key, prompt name, source)]``. ``use_name`` is the name the
+    catalog is found by (its file's stem); entries are referred to qualified, by the
+    catalog's name, so that a required catalog's entry of the same key cannot stand in."""
+    out = []
+    for section in SECTIONS:
+        for key in cat.entries[section]:
+            name = f"{section}_{key}"
+            source = (f"use {use_name}\n"
+                      f"prompt {name} {{\n"
+                      f"    subject {json.dumps(subject)}\n"
+                      f"    {section} {cat.name}.{key}\n"
+                      f"    seed {seed}\n"
+                      "}\n")
+            out.append((section, key, name, source))
+    return out
 
 
 def _e(value) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from promptlang import catalog as cat_mod, styleguide
+from promptlang import catalog as cat_mod, ir, styleguide
 from promptlang.cli import main
 from promptlang.tokens import count_tokens
 
@@ -104,6 +104,52 @@ def test_the_command_writes_index_html(tmp_path, monkeypatch, capsys):
     assert main(["catalog", "docs", "core", "-o", "afile"]) == 1
 
 
+SMALL = """\
+name: small
+version: 1.0.0
+requires: [core]
+format:
+  oil_painting: "my own oil painting of {{ subject }}"
+style:
+  noir: { text: "film noir", tags: [dark] }
+  broken: "{{ subject.__class__ }}"
+"""
+
+
+def test_tile_sources_refer_to_the_catalogs_own_entries():
+    cat = cat_mod.load(CORE)
+    sources = styleguide.tile_sources(cat, "core")
+    assert len(sources) == sum(len(cat.entries[s]) for s in cat_mod.SECTIONS)
+    section, key, name, source = next(s for s in sources if s[1] == "van_gogh")
+    assert (section, name) == ("style", "style_van_gogh")
+    assert "use core\n" in source and "style core.van_gogh" in source and f"seed {styleguide.TILE_SEED}" in source
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    """The style guide of SMALL with tiles from builtin:tiny (the broken entry gets none: exit 1)."""
+    pytest.importorskip("diffusers")
+    folder = tmp_path_factory.mktemp("rendered")
+    (folder / "small.yaml").write_text(SMALL, encoding="utf-8")
+    code = main(["catalog", "docs", str(folder / "small.yaml"), "-o", str(folder / "guide"),
+                 "--render", "builtin:tiny", "-q"])
+    return folder / "guide", code
+
+
+def test_render_writes_a_tile_per_entry(rendered, capsys):
+    guide, code = rendered
+    assert code == 1  # style.broken has no tile, and says so; the rest are there
+    page = (guide / "index.html").read_text(encoding="utf-8")
+    for name in ("format_oil_painting", "style_noir"):
+        png = guide / "tiles" / f"{name}-{styleguide.TILE_SEED}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f'src="tiles/{png.name}"' in page
+    assert not list((guide / "tiles").glob("style_broken*"))
+    from promptlang.artifacts import records
+    made = records.read(guide / "tiles" / f"format_oil_painting-{styleguide.TILE_SEED}.png").prompt
+    assert "my own oil painting of a lighthouse" in json.dumps(ir.to_json(made))  # the catalog's entry, not core's
+
+
 # ---------------------------------------------------------------- a real browser
 
 CHROMIUM = shutil.which("chromium")
@@ -175,6 +221,23 @@ def test_the_page_works_in_a_headless_browser(browser, tmp_path):
         shutil.copyfile(shot, SCREENSHOT)
     assert problems == []
     context.close()
+
+
+def test_the_tiles_show_in_the_browser(browser, rendered):
+    guide, _ = rendered
+    page = browser.new_page()
+    problems = []
+    page.on("console", lambda m: problems.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None)
+    page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
+    page.goto((guide / "index.html").as_uri())
+    tiles = page.locator("img.tile")
+    assert tiles.count() == 2
+    for i in range(tiles.count()):
+        tiles.nth(i).scroll_into_view_if_needed()  # they load lazily
+    page.wait_for_function("Array.from(document.images).every(i => i.complete)")
+    assert page.evaluate("Array.from(document.images).map(i => i.naturalWidth > 0)") == [True, True]
+    assert problems == []
+    page.close()
 
 
 def test_the_readme_shows_the_screenshot():

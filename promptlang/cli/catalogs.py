@@ -1,4 +1,4 @@
-"""`promptlang catalog list | new | show | validate | import | export | diff`."""
+"""`promptlang catalog list | new | show | validate | import | export | diff | docs`."""
 from __future__ import annotations
 
 import json as _json
@@ -251,3 +251,71 @@ def diff(old, new, catalogs) -> int:
     else:
         print(f"{totals[0]} added, {totals[1]} removed, {totals[2]} changed")
     return 0
+
+
+@catalog.command("docs", cls=Command)
+@click.argument("name", metavar="NAME_OR_FILE")
+@options.out("DIR", "the folder to write index.html into (default: NAME-styleguide here)")
+@click.option("--render", "model", metavar="MODEL",
+              help="also render a sample tile per entry with MODEL (a model as `render --model` takes "
+                   "it, e.g. builtin:tiny), on one fixed subject and seed, into DIR/tiles/")
+@options.device
+@options.overwrite
+@options.catalogs
+@options.quiet
+def docs(name, out, model, device, overwrite, catalogs, quiet) -> int:
+    """Build a browsable style guide of a catalog: one self-contained DIR/index.html (no
+    network) with every entry by section and tag, its text, negative, weight, tags and
+    CLIP token count, a search box and a copy button per entry; with --render, a sample
+    tile per entry beside it."""
+    from .. import styleguide
+    from ..files import write_bytes
+    from ..jobs.common import check_free, folder
+
+    report = Reporter(quiet=quiet)
+    cat = load_named_catalog(name, catalogs)
+    root = folder(out or f"{cat.name}-styleguide")
+    target = root / "index.html"
+    check_free([target], overwrite)
+    tiles, failed = {}, 0
+    if model:
+        tiles, failed = _render_tiles(cat, root, model, device, overwrite, report)
+    page = styleguide.build(cat, tiles)
+    root.mkdir(parents=True, exist_ok=True)
+    write_bytes(target, page.encode("utf-8"))
+    n = sum(len(e) for e in cat.entries.values())
+    shown = f", {len(tiles)} tiles" if model else ""
+    report(Event("file", f"style guide of `{cat.name}` {cat.version}: {n} entries{shown}", path=target))
+    return 1 if failed else 0
+
+
+def _render_tiles(cat, root, model, device, overwrite, report):
+    """Render one tile per entry of ``cat`` into ROOT/tiles; ({(section, key): relative path}, failures)."""
+    from .common import quiet_libraries
+    from .. import styleguide
+    from ..compiler import compile_source
+    from ..jobs import render as job
+    from ..jobs.backend import Local
+
+    quiet_libraries()
+    path = Path(cat.path)
+    prompts, places, failed, used = [], [], 0, ()
+    for section, key, _, source in styleguide.tile_sources(cat, path.stem):
+        try:
+            compiled = compile_source(source, f"<{cat.name}: {section}.{key}>", search_dirs=[str(path.parent)],
+                                      lint=False)
+        except PromptError as exc:  # one entry that cannot be rendered does not stop the others
+            failed += 1
+            report.error(f"{section}.{key}: no tile: {exc.message}")
+            continue
+        prompts += compiled.prompts
+        used = tuple(compiled.scope.catalogs)
+        places.append((section, key))
+    the_plan = job.plan(prompts, root / "tiles", source=job.Source(None, None, used),
+                        overwrite=overwrite, model=model)
+    try:
+        written = job.run(the_plan, backend=Local(device), report=report)
+    finally:
+        report.close()
+    tiles = {place: f"tiles/{Path(p).name}" for place, p in zip(places, written)}
+    return tiles, failed

@@ -106,29 +106,29 @@ def parse(source: str, path: str = "<string>") -> ast.File:
     return _Builder(path, source).file(tree)
 
 
+def _parse_line(text: str, where: str, start: str, what: str):
+    """The tree of one line parsed from the grammar rule ``start`` (a flag's value, a toml
+    string); ``where`` names it in errors, ``what`` says what it is."""
+    breaks = [i for i in (text.find("\n"), text.find("\r")) if i >= 0]
+    if breaks:
+        raise PromptError(f"{what} is one line", span_at(where, text, min(breaks)), source=text)
+    try:
+        return parser().parse(text, start=start)
+    except UnexpectedInput as exc:
+        raise _syntax_error(exc, text, where) from None
+
+
 def parse_field(name: str, value: str, where: str) -> ast.Slot | ast.Param:
     """One field (``style van_gogh, dali`` or ``steps 20``) on its own, as the command line
     gives it (``--vary style=van_gogh,dali``); ``where`` names it in errors."""
     source = f"{name} {value}"
-    if "\n" in source or "\r" in source:
-        raise PromptError("a field is one line", span_at(where, source, source.find("\n")), source=source)
-    try:
-        tree = parser().parse(source, start="field")
-    except UnexpectedInput as exc:
-        raise _syntax_error(exc, source, where) from None
-    return _Builder(where, source).field(tree)
+    return _Builder(where, source).field(_parse_line(source, where, "field", "a field"))
 
 
 def parse_requirement(text: str, where: str) -> ast.Use:
     """A catalog and its version constraints on their own (``studio >= 1.2, < 2``), as
     ``[catalogs] require`` in promptlang.toml holds them; ``where`` names it in errors."""
-    if "\n" in text or "\r" in text:
-        raise PromptError("a requirement is one line", span_at(where, text, text.find("\n")), source=text)
-    try:
-        tree = parser().parse(text, start="requirement")
-    except UnexpectedInput as exc:
-        raise _syntax_error(exc, text, where) from None
-    return _Builder(where, text).requirement(tree)
+    return _Builder(where, text).requirement(_parse_line(text, where, "requirement", "a requirement"))
 
 
 # ---------------------------------------------------------------- errors

@@ -7,14 +7,34 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from functools import lru_cache
 
-from lark import Lark, Token, Tree
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
-from . import ast
-from .errors import PromptError, span_at, suggest
-from .resources import grammar_file
+def _import_lark():
+    """Import Lark without the third-party `regex` module. Lark looks for it when it is
+    imported, for grammars built with ``regex=True``; promptlang's grammar is plain `re`
+    and never asks for it, and importing `regex` (installed with transformers) costs about
+    7 ms of a 100 ms start-up. It is hidden from Lark's import only: anything that imports
+    `regex` later gets it as usual."""
+    hide = "regex" not in sys.modules and "lark" not in sys.modules
+    if hide:
+        sys.modules["regex"] = None  # `import regex` raises ImportError while this is set
+    try:
+        import lark  # noqa: F401
+    finally:
+        if hide:
+            del sys.modules["regex"]
+
+
+_import_lark()
+
+from lark import Lark, Token, Tree  # noqa: E402
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput  # noqa: E402
+
+from . import ast  # noqa: E402
+from .errors import PromptError, span_at, suggest  # noqa: E402
+from .resources import grammar_file  # noqa: E402
 
 SLOTS = ("subject", "format", "style", "quality", "negative")
 PARAMS = ("model", "size", "aspect", "steps", "guidance", "seed", "scheduler", "images")

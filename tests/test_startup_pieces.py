@@ -266,3 +266,17 @@ def test_parser_from_the_table_parses_as_the_grammar_does(monkeypatch):
         assert [_outcome(text) for text in PARSER_TEXTS] == loaded
     finally:
         syntax._example_states.cache_clear()
+
+
+def test_lark_is_imported_without_regex_and_regex_still_imports_after():
+    """promptlang.syntax hides the `regex` module from Lark's import only (7 ms of start-up)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, promptlang.syntax as s; s.parser(); print('regex' in sys.modules); "
+            "import importlib.util; print(importlib.util.find_spec('regex') is not None); "
+            "import lark.utils; print(lark.utils._has_regex)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out[0] == "False" and out[2] == "False"
+    if out[1] == "True":  # where `regex` is installed, importing it afterwards works as usual
+        subprocess.run([sys.executable, "-c", "import promptlang.syntax, regex; regex.compile('a')"], check=True)

@@ -274,8 +274,9 @@ def render(text: str, where: str, plain_subject: str = "") -> tuple[list[str], s
         template, uses_subject = _compile(text)
         rendered = _generate(template, MARK, where)
         pieces = rendered.split(MARK)
-        if uses_subject and len(pieces) == 1:
-            # the subject went through a filter that changed it: weights cannot survive that
+        if uses_subject and (len(pieces) == 1 or any("\x00" in piece for piece in pieces)):
+            # the subject went through a filter that changed it (everywhere, or in one of
+            # several places: what is left of the marker shows): weights cannot survive that
             return [_generate(template, plain_subject, where)], "plain"
     except PromptError:
         raise

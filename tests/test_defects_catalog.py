@@ -247,3 +247,18 @@ def test_version_is_kept_as_written(tmp_path, monkeypatch, written, version):
 def test_weights_stay_numbers(tmp_path, monkeypatch):
     monkeypatch.setenv("PROMPTLANG_CACHE", "off")
     assert _load(tmp_path, "name: t\nstyle:\n  a: {text: x, weight: 1.2}\n").get("style", "a").weight == 1.2
+
+
+def test_a_subject_filtered_in_one_place_and_placed_in_another_renders_as_plain_words(tmp_path):
+    """`{{ subject|upper }} and {{ subject }}` once leaked the internal subject marker, upper-cased."""
+    import promptlang
+
+    (tmp_path / "t.yaml").write_text('name: t\nformat:\n  shout: "{{ subject|upper }} and {{ subject }}"\n',
+                                     encoding="utf-8")
+    (tmp_path / "a.prompt").write_text('use "./t.yaml"\nprompt a {\n    subject "a cat"\n    format shout\n}\n',
+                                       encoding="utf-8")
+    result = promptlang.compile_file(tmp_path / "a.prompt")
+    (prompt,) = result.prompts
+    text = "".join(f.text for f in prompt.segments[0].positive)
+    assert text == "A CAT and a cat" and "\x00" not in text
+    assert any("changes the subject with a filter" in w.message for w in result.warnings)

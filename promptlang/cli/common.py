@@ -1,4 +1,4 @@
-"""Helpers the commands share: catalog folders, compiling, refusing to overwrite, writing."""
+"""Helpers the commands share: catalog folders and the project, compiling, writing."""
 from __future__ import annotations
 
 import os
@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from ..errors import PromptError
+
 
 def search_dirs(catalogs=(), near=None) -> list[Path]:
     """The ``--catalogs`` folders, then those of $PROMPTLANG_CATALOGS, then the project's
@@ -64,13 +65,6 @@ def selected(result, name):
 def print_warnings(warnings) -> None:
     for w in warnings:
         print(str(w) if not isinstance(w, str) else f"warning: {w}", file=sys.stderr)
-
-
-def check_free(paths, overwrite: bool, resumable: bool = False) -> None:
-    """Refuse, before anything is made, to replace files unless --overwrite says so."""
-    from ..jobs.common import check_free as check
-
-    check(paths, overwrite, resumable)
 
 
 def write_atomic(path: str | Path, data: bytes) -> None:

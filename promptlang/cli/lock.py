@@ -8,7 +8,7 @@ import click
 from ..errors import PromptError
 from ..jobs import Event
 from . import Command, options
-from .common import check_free, compile_path, write_atomic
+from .common import compile_path, write_atomic
 from .report import Reporter
 
 
@@ -59,7 +59,6 @@ def lock(paths, overwrite, quiet, catalogs) -> int:
     target = root / lock_mod.FILE
     if target.exists() and not overwrite:
         raise PromptError(f"{_shown(target)} already exists", hint="pass --overwrite to write it again")
-    check_free([target], True)
     used = []
     for file in files:
         used += compile_path(str(file), catalogs).scope.catalogs

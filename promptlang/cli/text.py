@@ -12,7 +12,7 @@ from ..errors import PromptError
 from ..jobs import Event
 from ..targets import NAMES
 from . import Command, options
-from .common import check_free, compile_path, selected, write_atomic
+from .common import compile_path, selected, write_atomic
 from .report import Reporter
 
 
@@ -121,6 +121,8 @@ def compile_(file, prompt, target, out, overwrite, catalogs) -> int:
         if Path(out).exists() and _same_file(out, file):
             raise PromptError(f"--out {out}: is the input file; refusing to write over it")
         if not Path(out).is_dir():
+            from ..jobs.common import check_free
+
             check_free([out], overwrite)
     from .common import print_warnings
 
@@ -203,6 +205,8 @@ def build(paths, out, targets, render, steps, image_size, list_warnings, overwri
             planned += [f for f in renders.files if f not in renders.done]
     if resume:  # a text output that already holds what this build writes is not in the way
         planned = [p for p in planned if not _holds(p, built, out)]
+    from ..jobs.common import check_free
+
     check_free(planned, overwrite, resumable=bool(render))
     out.mkdir(parents=True, exist_ok=True)
     backend = None  # with --render: one backend, so each model is loaded once for all the files

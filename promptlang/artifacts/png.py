@@ -74,7 +74,7 @@ def open_image(path, max_pixels: int = MAX_PIXELS):
                     raise PromptError(f"{path}: an image of {w}x{h} pixels has nothing to look at")
                 if w * h > max_pixels:
                     raise PromptError(f"{path}: too large to decode ({w:,} x {h:,} pixels; at most "
-                                      f"{max_pixels:,} pixels)",
+                                      f"{max_pixels:,} pixels; a decompression bomb would claim as much)",
                                       hint="scale it down first: describing needs a few hundred pixels a side")
                 image.load()
                 text = dict(getattr(image, "text", {}) or {})
@@ -85,7 +85,7 @@ def open_image(path, max_pixels: int = MAX_PIXELS):
         raise PromptError(f"{path}: not an image promptlang reads (formats: "
                           f"{', '.join(READ_FORMATS)})") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise PromptError(f"{path}: refused as a decompression bomb ({exc})") from None
+        raise PromptError(f"{path}: too large to decode, refused as a decompression bomb ({exc})") from None
     except (OSError, ValueError, SyntaxError, EOFError, MemoryError) as exc:
         raise PromptError(f"{path}: damaged or truncated image ({exc})") from None
     return rgb, text

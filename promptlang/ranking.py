@@ -83,15 +83,17 @@ def rank(scores, labels) -> dict:
     scores = np.asarray(scores, dtype=np.float64)
     if scores.shape != (len(labels),):
         raise ValueError(f"{scores.shape[0] if scores.ndim else 0} scores for {len(labels)} labels")
+    sections = np.array([label.section for label in labels])
     out = {}
     for section in RANKED:
-        rows = [i for i, label in enumerate(labels) if label.section == section]
-        if not rows:
+        rows = np.flatnonzero(sections == section)
+        if not len(rows):
             out[section] = []
             continue
-        median = float(np.median(scores[rows]))
-        order = sorted(rows, key=lambda i: (-scores[i], i))
-        out[section] = [Scored(labels[i], i, float(scores[i]), float(scores[i]) - median) for i in order]
+        values = scores[rows]
+        median = float(np.median(values))
+        order = rows[np.argsort(-values, kind="stable")]  # stable: ties keep catalog order
+        out[section] = [Scored(labels[i], int(i), float(scores[i]), float(scores[i]) - median) for i in order]
     return out
 
 

@@ -260,13 +260,18 @@ def _write_provenance(item: Item, the_plan: Plan, report) -> list:
 
     info = item.found.render
     (target,) = item.outputs
-    header = (f"# From the provenance of {_comment(item.path.name)}: {_comment(item.message)}.\n"
-              f"# `promptlang reproduce {_comment(item.path.name)}` renders the same pixels again (seed {info['seed']}).\n")
+    s = item.found.prompt.settings
+    used = (f"model {info['model']}, size {s.width}x{s.height}, steps {s.steps}, guidance {s.guidance:g}, "
+            f"scheduler {s.scheduler or 'the model default'}, seed {info['seed']}")
+    header = (f"# From the provenance of {_comment(item.path.name)}: promptlang rendered it, so nothing is guessed.\n"
+              f"# It was rendered as prompt `{item.found.prompt.name}` of this file with {_comment(used)}\n"
+              "# (flags given to render win over what the file states).\n"
+              f"# `promptlang reproduce {_comment(item.path.name)}` renders the same pixels again.\n")
     source = header + info["source"]
     the_plan.out.mkdir(parents=True, exist_ok=True)
     write_bytes(target, source.encode("utf-8"))
-    report(Event("file", printable(f"the .prompt it was rendered from (prompt `{item.found.prompt.name}`): "
-                                   "read from its provenance, not ranked"), path=target))
+    report(Event("file", printable(f"prompt `{item.found.prompt.name}`, seed {info['seed']}: the .prompt it was "
+                                   "rendered from, read from its provenance, not ranked"), path=target))
     try:
         from ..compiler import compile_source
 

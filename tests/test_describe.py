@@ -403,3 +403,47 @@ def test_listed_in_the_commands_and_help():
     assert "describe" in COMMANDS
     result = CliRunner().invoke(cli, ["describe", "--help"])
     assert result.exit_code == 0 and "--ignore-provenance" in result.output and "--caption-model" in result.output
+
+
+def test_keys_the_grammar_reads_otherwise_are_qualified(in_tmp, clip_dir):
+    from promptlang.compiler import compile_file
+
+    cats = in_tmp / "cats"
+    cats.mkdir()
+    (cats / "kw.yaml").write_text("name: kw\nversion: 1.0.0\nstyle:\n  blend:\n    text: \"blended colours\"\n"
+                                  "  noir:\n    text: \"film noir\"\n")
+    image = picture(in_tmp / "a.png")
+    assert run(image, "--model", clip_dir, "--use", "kw", "--catalogs", cats, "--margin", "-1", "--styles", "8",
+               "-c", "1") == 0
+    text = (in_tmp / "described" / "a-1.prompt").read_text()
+    assert "kw.blend" in text  # `style blend` would read as the start of a blend
+    prompt = compile_file(in_tmp / "described" / "a-1.prompt", search_dirs=[cats]).prompts[0]
+    assert "blended colours" in " ".join(f.text for f in prompt.segments[0].positive)
+
+
+def test_several_catalogs_are_used_and_qualified(in_tmp, clip_dir, capsys):
+    cats = in_tmp / "cats"
+    cats.mkdir()
+    (cats / "team.yaml").write_text("name: team\nversion: 1.0.0\nformat:\n  poster:\n    text: \"a poster of "
+                                    "{{ subject }}\"\n")
+    image = picture(in_tmp / "a.png")
+    assert run(image, "--model", clip_dir, "--use", "core", "--use", "team", "--catalogs", cats, "-c", "8") == 0
+    texts = [p.read_text() for p in sorted((in_tmp / "described").glob("*.prompt"))]
+    assert len(texts) == 8 and all("use core\nuse team\n" in t for t in texts)
+    assert all(re.search(r"format  (core|team)\.", t) for t in texts)
+    assert "catalog team: 1 entry embedded" in capsys.readouterr().out
+    assert main(["check", "--catalogs", str(cats), *map(str, (in_tmp / "described").glob("*.prompt"))]) == 0
+
+
+def test_a_walk_frame_points_at_its_provenance(tiny_cli, in_tmp, capsys):
+    from conftest import LATENT_SRC
+
+    (in_tmp / "l.prompt").write_text(LATENT_SRC)
+    assert tiny_cli("walk", in_tmp / "l.prompt", "--from", "cat", "--to", "dog", "--frames", "3", "-o", "walks",
+                    "--model", "builtin:tiny") == 0
+    capsys.readouterr()
+    frame = next((in_tmp / "walks").glob("walk-cat-dog-001.png"))
+    assert tiny_cli("describe", frame, "-o", "back") == 0
+    err = capsys.readouterr().err
+    assert "a frame of a promptlang walk from `cat` to `dog`" in err and "promptlang reproduce" in err
+    assert not (in_tmp / "back").exists()

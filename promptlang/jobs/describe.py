@@ -107,7 +107,7 @@ def _from_provenance(path: Path, out: Path) -> Item:
         what = (f"promptlang rendered it (prompt `{found.prompt.name}`, seed {info['seed']}, model "
                 f"{info['model']}): its provenance says how, no guessing needed")
         if info.get("source"):
-            return Item(path, [out / f"{path.stem}.prompt"], found=found, message=printable(what))
+            return Item(path, [out / f"{path.stem}.prompt"], found=found)
         return Item(path, [], found=found, message=printable(
             f"{path}: {what}; it carries no .prompt source: `promptlang reproduce {path}` renders it again, "
             f"`promptlang show {path}` shows its prompt"))
@@ -186,6 +186,10 @@ def run(the_plan: Plan, *, device=None, report=ignore) -> list[Path]:
     return written
 
 
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n:,} {one if n == 1 else many}"
+
+
 def cache_key(clip_identity: str, cat, texts) -> str:
     payload = {"rank": RANK_VERSION, "clip": clip_identity, "catalog": cat.sha256, "texts": list(texts)}
     return hashlib.sha256(json.dumps(payload, ensure_ascii=False).encode("utf-8")).hexdigest()
@@ -214,10 +218,11 @@ def text_embeddings(clip, the_plan: Plan, report=ignore):
 
             vectors = clip.embed_texts(texts, progress=progress)
             _cache_write(path, key, vectors, cat, clip.id)
-            report(Event("info", f"catalog {name}: {len(texts)} entries embedded with {clip.id}"
+            report(Event("info", f"catalog {name}: {_count(len(texts), 'entry', 'entries')} embedded with {clip.id}"
                                  + (" (cached for next time)" if path is not None else "")))
         else:
-            report(Event("info", f"catalog {name}: {len(texts)} entry embeddings from the cache"))
+            report(Event("info", f"catalog {name}: {_count(len(texts), 'entry embedding', 'entry embeddings')} "
+                                 "from the cache"))
         parts.append(vectors)
     return np.concatenate(parts)
 
@@ -254,7 +259,7 @@ def _cache_write(path, key: str, vectors, cat, model_id: str) -> None:
 
 def _write_provenance(item: Item, the_plan: Plan, report) -> list:
     if not item.outputs:
-        report(Event("info", item.message))
+        report(Event("note", item.message))
         return []
     from ..files import write_bytes
 
@@ -298,10 +303,16 @@ def _write_candidates(item: Item, row, caption, clip, the_plan: Plan, report) ->
     sources = []
     for number, (cand, target) in enumerate(zip(chosen, item.outputs), start=1):
         name = prompt_name(item.path.stem, number)
-        text = source(cand, ranked, subject=subject, name=name, image=item.path.name, number=number,
-                      total=len(chosen), model=the_plan.model, uses=[n for n, _ in the_plan.catalogs],
-                      qualify=qualify, caption_model=the_plan.caption_model, margin=the_plan.margin)
-        compiled = compile_source(text, str(target), search_dirs=the_plan.search_dirs, lint=False)
+        for qualified in dict.fromkeys([qualify, True]):  # a key the grammar reads otherwise (`blend`) needs it
+            text = source(cand, ranked, subject=subject, name=name, image=item.path.name, number=number,
+                          total=len(chosen), model=the_plan.model, uses=[n for n, _ in the_plan.catalogs],
+                          qualify=qualified, caption_model=the_plan.caption_model, margin=the_plan.margin)
+            try:
+                compiled = compile_source(text, str(target), search_dirs=the_plan.search_dirs, lint=False)
+                break
+            except PromptError:
+                if qualified:
+                    raise
         sources.append((target, text, plain.emit(compiled.prompts[0]).split("\nNegative prompt:")[0]))
     wholes = cosine_of(clip, item.image, [positive for _, _, positive in sources])
     written = []

@@ -447,3 +447,45 @@ def test_a_walk_frame_points_at_its_provenance(tiny_cli, in_tmp, capsys):
     err = capsys.readouterr().err
     assert "a frame of a promptlang walk from `cat` to `dog`" in err and "promptlang reproduce" in err
     assert not (in_tmp / "back").exists()
+
+
+def test_the_default_model_is_named_with_its_download_command(in_tmp, monkeypatch, capsys, tmp_path):
+    import huggingface_hub.constants
+
+    from promptlang.diffusion import clip
+
+    monkeypatch.setattr(clip, "shapes_folder", lambda: tmp_path / "absent")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "empty-hub"))
+    assert run(picture(in_tmp / "a.png")) == 1
+    err = capsys.readouterr().err
+    assert "openai/clip-vit-large-patch14` is not in the local Hugging Face cache" in err
+    assert "hf download openai/clip-vit-large-patch14" in err
+    assert not (in_tmp / "described").exists()
+
+
+def test_a_phone_photo_is_turned_as_its_exif_says(tmp_path):
+    from PIL import Image
+
+    from promptlang.artifacts.png import open_image
+
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotated 90 degrees
+    Image.new("RGB", (60, 20), (200, 0, 0)).save(tmp_path / "p.jpg", exif=exif.tobytes())
+    image, _ = open_image(tmp_path / "p.jpg")
+    assert image.size == (20, 60) and image.mode == "RGB"
+
+
+@pytest.mark.gpu
+def test_describe_on_cuda_in_half_precision(in_tmp, clip_dir):
+    from PIL import Image
+
+    from promptlang.diffusion.clip import load_clip
+
+    image = Image.new("RGB", (64, 64), (10, 200, 30))
+    texts = ["a photo of a subject", "pixel art"]
+    on_gpu = load_clip(str(clip_dir), "cuda")
+    assert on_gpu.dtype == torch.float16
+    got = cosine(on_gpu.embed_images([image]), on_gpu.embed_texts(texts))[0]
+    assert got == pytest.approx(direct_cosine(clip_dir, image, texts), abs=5e-3)
+    assert run(picture(in_tmp / "a.png"), "--model", clip_dir, "--device", "cuda", "-c", "2") == 0
+    assert main(["check", *map(str, (in_tmp / "described").glob("*.prompt"))]) == 0

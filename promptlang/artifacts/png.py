@@ -92,8 +92,11 @@ def open_image(path, max_pixels: int = MAX_PIXELS):
 
 
 def _rgb(image):
-    """RGB pixels; transparency is laid on white (what a viewer shows), the first frame of an animation."""
-    from PIL import Image
+    """RGB pixels as a viewer shows them: turned as the EXIF orientation says (a phone's
+    photo), transparency laid on white, the first frame of an animation."""
+    from PIL import Image, ImageOps
+
+    image = ImageOps.exif_transpose(image)
 
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")

@@ -70,6 +70,8 @@ def load_captioner(model: str, device: str | None = None) -> Captioner:
 
     folder = locate_captioner(model)
     device = device or default_device()
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise PromptError(f"device `{device}` asked for, but torch sees no CUDA GPU", hint="use --device cpu")
     dtype = torch.float16 if str(device).startswith("cuda") else torch.float32
     with _quiet_loading():
         try:

@@ -316,6 +316,9 @@ def load_clip(model: str, device: str | None = None) -> Clip:
     from .models import _quiet_loading, default_device
 
     device = device or default_device()
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise PromptError(f"device `{device}` asked for, but torch sees no CUDA GPU",
+                          hint=f"use --device cpu (torch {torch.__version__} is installed)")
     dtype = torch.float16 if str(device).startswith("cuda") else torch.float32
     kind, folder = locate_clip(model)
     with _quiet_loading():

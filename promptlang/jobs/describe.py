@@ -31,6 +31,7 @@ RANK_VERSION = "1"  # bump when the texts embedded for an entry change
 PLACEHOLDER = "a subject"
 MAX_CAPTION = 300  # characters of a caption kept as the subject
 BATCH = 16  # images per forward pass of the vision tower
+KEEP = 1024  # pixels a side of an image kept in memory between plan and run
 
 
 @dataclass
@@ -71,6 +72,8 @@ def plan(images, out, *, use=("core",), search_dirs=(), model=None, caption_mode
     for path in images:
         path = Path(path)
         image, text = open_image(path)
+        # kept until the run: at most KEEP pixels a side is plenty for CLIP (224-336) and BLIP (384)
+        image.thumbnail((KEEP, KEEP), resample=3)  # 3: bicubic, as CLIP resizes
         if not ignore_provenance and {records.RENDER, records.WALK, records.SHEET} & set(text):
             items.append(_from_provenance(path, out))
         else:

@@ -61,7 +61,7 @@ def run(*argv):
 
 def comments(text: str) -> dict:
     """``{(section, key): score}`` from the chosen lines of a candidate's comments."""
-    return {(m[1], m[2]): float(m[3]) for m in re.finditer(r"^#   (format|style|quality)\s+(\w+)\s+(-?[\d.]+) ",
+    return {(m[1], m[2]): float(m[3]) for m in re.finditer(r"^#   (format|style|quality)\s+([\w.]+)\s+(-?[\d.]+) ",
                                                            text, re.M)}
 
 
@@ -489,3 +489,36 @@ def test_describe_on_cuda_in_half_precision(in_tmp, clip_dir):
     assert got == pytest.approx(direct_cosine(clip_dir, image, texts), abs=5e-3)
     assert run(picture(in_tmp / "a.png"), "--model", clip_dir, "--device", "cuda", "-c", "2") == 0
     assert main(["check", *map(str, (in_tmp / "described").glob("*.prompt"))]) == 0
+
+
+def test_an_image_that_looks_like_an_entry_ranks_it_first(in_tmp, clip_dir, monkeypatch):
+    """The wiring, end to end: rows of every catalog line up with their entries. An image
+    whose embedding *is* team.poster's text embedding must pick it, at a cosine of 1."""
+    from promptlang.diffusion.clip import Clip
+
+    cats = in_tmp / "cats"
+    cats.mkdir()
+    (cats / "team.yaml").write_text("name: team\nversion: 1.0.0\nformat:\n  poster:\n    text: \"a screen-printed "
+                                    "poster of {{ subject }}, bold flat colours\"\n")
+    real = Clip.embed_texts
+    monkeypatch.setattr(Clip, "embed_images", lambda self, images: np.repeat(
+        real(self, ["a screen-printed poster of a subject, bold flat colours"]), len(images), axis=0))
+    assert run(picture(in_tmp / "a.png"), "--model", clip_dir, "--use", "core", "--use", "team", "--catalogs", cats,
+               "-c", "2") == 0
+    first = (in_tmp / "described" / "a-1.prompt").read_text()
+    assert "format  team.poster" in first
+    assert comments(first)[("format", "team.poster")] == pytest.approx(1.0, abs=1e-4)
+    assert "format  team.poster" not in (in_tmp / "described" / "a-2.prompt").read_text()
+
+
+def test_another_model_is_a_cache_miss(in_tmp, clip_dir, capsys, tmp_path):
+    from promptlang.diffusion.clip import save_tiny_clip
+
+    other = save_tiny_clip(tmp_path / "other-clip", seed=11)
+    image = picture(in_tmp / "a.png")
+    assert run(image, "--model", clip_dir, "-c", "1", "-o", "one") == 0
+    capsys.readouterr()
+    assert run(image, "--model", other, "-c", "1", "-o", "two") == 0
+    assert "entries embedded with" in capsys.readouterr().out
+    assert run(image, "--model", other, "-c", "1", "-o", "three") == 0
+    assert "from the cache" in capsys.readouterr().out

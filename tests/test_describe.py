@@ -522,3 +522,27 @@ def test_another_model_is_a_cache_miss(in_tmp, clip_dir, capsys, tmp_path):
     assert "entries embedded with" in capsys.readouterr().out
     assert run(image, "--model", other, "-c", "1", "-o", "three") == 0
     assert "from the cache" in capsys.readouterr().out
+
+
+def test_resume_keeps_what_an_interrupted_run_wrote(in_tmp, clip_dir, capsys):
+    images = [picture(in_tmp / "a.png", seed=1), picture(in_tmp / "b.png", seed=2)]
+    assert run(*images, "--model", clip_dir) == 0
+    out = in_tmp / "described"
+    whole = {p.name: p.read_text() for p in out.glob("*.prompt")}
+    assert len(whole) == 8
+    for name in ("a-3.prompt", "a-4.prompt", "b-1.prompt", "b-2.prompt", "b-3.prompt", "b-4.prompt"):
+        (out / name).unlink()  # as if it stopped after a-2
+    (out / "a-1.prompt").write_text(whole["a-1.prompt"])
+    stamp = (out / "a-1.prompt").stat().st_mtime_ns
+    capsys.readouterr()
+    assert run(*images, "--model", clip_dir) == 1  # without --resume nothing is replaced
+    assert "a-1.prompt already exists" in capsys.readouterr().err
+    assert run(*images, "--model", clip_dir, "--resume") == 0
+    assert "2 files are already there from an interrupted run: kept" in capsys.readouterr().out
+    assert {p.name: p.read_text() for p in out.glob("*.prompt")} == whole  # the same files, deterministically
+    assert (out / "a-1.prompt").stat().st_mtime_ns == stamp
+    # a file describe did not write is still in the way
+    (out / "b-2.prompt").write_text("my notes")
+    assert run(*images, "--model", clip_dir, "--resume") == 1
+    assert "b-2.prompt already exists" in capsys.readouterr().err
+    assert (out / "b-2.prompt").read_text() == "my notes"

@@ -31,11 +31,13 @@ from .report import Reporter
               help="rank images promptlang rendered too, instead of writing back the .prompt their provenance holds")
 @options.out("DIR", "output folder (default: described)", default="described")
 @options.overwrite
+@click.option("--resume", is_flag=True,
+              help="go on after an interrupted run: keep the files it wrote for these images and write the rest")
 @options.device
 @click.option("--no-cache", is_flag=True, help="do not read or write the cache of catalog text embeddings")
 @options.quiet
 def describe(images, model, use, catalogs, candidates, margin, styles, quality, caption_model, ignore_provenance,
-             out, overwrite, device, no_cache, quiet) -> int:
+             out, overwrite, resume, device, no_cache, quiet) -> int:
     """Describe images as .prompt files. An image promptlang rendered carries its provenance:
     the .prompt it came from is written back (OUT/IMAGE.prompt), no guessing needed. Any other
     image is embedded with a CLIP model and ranked against every format, style and quality
@@ -47,7 +49,7 @@ def describe(images, model, use, catalogs, candidates, margin, styles, quality, 
     the_plan = job.plan(images, out, use=use or ("core",), search_dirs=search_dirs(catalogs), model=model,
                         caption_model=caption_model, count=candidates, margin=margin, styles=styles,
                         quality=quality, ignore_provenance=ignore_provenance, overwrite=overwrite,
-                        cache=not no_cache)
+                        resume=resume, cache=not no_cache)
     report = Reporter(quiet=quiet)
     try:
         job.run(the_plan, device=device, report=report)

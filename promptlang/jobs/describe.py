@@ -43,6 +43,12 @@ class Item:
     image: object = None
     found: object = None
     message: str = ""  # what the provenance says, for an image that is not ranked
+    kept: set = field(default_factory=set)  # with resume: outputs an interrupted run already wrote
+
+    @property
+    def todo(self) -> bool:
+        """Something is left to write or say."""
+        return not self.outputs or any(path not in self.kept for path in self.outputs)
 
 
 @dataclass
@@ -63,7 +69,10 @@ class Plan:
 
 def plan(images, out, *, use=("core",), search_dirs=(), model=None, caption_model=None, count: int = 4,
          margin: float = 0.01, styles: int = 2, quality: int = 2, ignore_provenance: bool = False,
-         overwrite: bool = False, cache: bool = True) -> Plan:
+         overwrite: bool = False, resume: bool = False, cache: bool = True) -> Plan:
+    """Check everything, write nothing. ``resume``: a file an interrupted describe of the same
+    image wrote (recognised by its first line) is kept, and what is missing is written; any
+    other file in the way is still refused unless ``overwrite``."""
     from ..artifacts import records
     from ..artifacts.png import open_image
 
@@ -78,9 +87,12 @@ def plan(images, out, *, use=("core",), search_dirs=(), model=None, caption_mode
             items.append(_from_provenance(path, out))
         else:
             items.append(Item(path, [out / f"{path.stem}-{i}.prompt" for i in range(1, count + 1)], image=image))
-    check_free([p for item in items for p in item.outputs], overwrite)
+    if resume:
+        for item in items:
+            item.kept = {path for path in item.outputs if _ours(path, item)}
+    check_free([p for item in items for p in item.outputs if p not in item.kept], overwrite, resumable=True)
     the_plan = Plan(items, out, None, [], list(search_dirs), caption_model, count, margin, styles, quality, cache)
-    if any(item.image is not None for item in items):
+    if any(item.image is not None and item.todo for item in items):
         from ..diffusion.clip import default_model, locate_clip
 
         the_plan.model = model or default_model()
@@ -95,6 +107,28 @@ def plan(images, out, *, use=("core",), search_dirs=(), model=None, caption_mode
             raise PromptError("the catalogs " + ", ".join(n for n, _ in the_plan.catalogs) + " hold no format, style "
                               "or quality entries to rank")
     return the_plan
+
+
+def _first_line(image_name: str, number: int | None) -> str:
+    """How every file describe writes for an image starts (what --resume recognises):
+    ``number`` is the candidate's, None for the .prompt read from the image's provenance."""
+    if number is None:
+        return f"# From the provenance of {_comment(image_name)}: "
+    from .. import __version__
+
+    return f"# Described by promptlang {__version__} from {_comment(image_name)}: candidate {number} of "
+
+
+def _ours(path: Path, item: Item) -> bool:
+    if not path.is_file():
+        return False
+    number = None if item.found is not None else item.outputs.index(path) + 1
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(1024).decode("utf-8", "replace")
+    except OSError:
+        return False
+    return head.startswith(_first_line(item.path.name, number))
 
 
 def _from_provenance(path: Path, out: Path) -> Item:
@@ -158,10 +192,14 @@ def labels(catalogs) -> list:
 
 def run(the_plan: Plan, *, device=None, report=ignore) -> list[Path]:
     written = []
+    kept = sum(len(item.kept) for item in the_plan.items)
+    if kept:
+        report(Event("info", f"{_count(kept, 'file is', 'files are')} already there from an interrupted run: kept "
+                             "(resume)"))
     for item in the_plan.items:
-        if item.found is not None:
+        if item.found is not None and item.todo:
             written += _write_provenance(item, the_plan, report)
-    ranked = [item for item in the_plan.items if item.image is not None]
+    ranked = [item for item in the_plan.items if item.image is not None and item.todo]
     if not ranked:
         return written
     from ..diffusion.clip import load_clip
@@ -271,7 +309,7 @@ def _write_provenance(item: Item, the_plan: Plan, report) -> list:
     s = item.found.prompt.settings
     used = (f"model {info['model']}, size {s.width}x{s.height}, steps {s.steps}, guidance {s.guidance:g}, "
             f"scheduler {s.scheduler or 'the model default'}, seed {info['seed']}")
-    header = (f"# From the provenance of {_comment(item.path.name)}: promptlang rendered it, so nothing is guessed.\n"
+    header = (_first_line(item.path.name, None) + "promptlang rendered it, so nothing is guessed.\n"
               f"# It was rendered as prompt `{item.found.prompt.name}` of this file with {_comment(used)}\n"
               "# (flags given to render win over what the file states).\n"
               f"# `promptlang reproduce {_comment(item.path.name)}` renders the same pixels again.\n")
@@ -321,6 +359,8 @@ def _write_candidates(item: Item, row, caption, clip, the_plan: Plan, report) ->
     written = []
     the_plan.out.mkdir(parents=True, exist_ok=True)
     for (target, text, _), whole in zip(sources, wholes):
+        if target in item.kept:
+            continue
         text = text.replace(WHOLE_MARK, f"{whole:.4f}", 1)
         write_bytes(target, text.encode("utf-8"))
         written.append(target)
@@ -375,9 +415,7 @@ def source(cand, ranked: dict, *, subject: str, name: str, image: str, number: i
            uses, qualify: bool, caption_model: str | None, margin: float, alternatives: int = 5) -> str:
     """The text of one candidate ``.prompt`` file: scores as comments, then ``use`` lines and
     the prompt. The whole prompt's score is :data:`WHOLE_MARK` until it is known."""
-    from .. import __version__
-
-    lines = [f"# Described by promptlang {__version__} from {_comment(image)}: candidate {number} of {total}.",
+    lines = [_first_line(image, number) + f"{total}.",
              f"# Scores: cosine similarity of the image and each entry's text under the CLIP model {_comment(model)};",
              "# in brackets the margin above the median of the entry's section. Styles and quality boosters",
              f"# are kept when their margin is at least {margin:g}.",

@@ -546,3 +546,34 @@ def test_resume_keeps_what_an_interrupted_run_wrote(in_tmp, clip_dir, capsys):
     assert run(*images, "--model", clip_dir, "--resume") == 1
     assert "b-2.prompt already exists" in capsys.readouterr().err
     assert (out / "b-2.prompt").read_text() == "my notes"
+
+
+@pytest.mark.parametrize("suffix, ok", [(".jpg", True), (".webp", True), (".gif", True), (".bmp", True),
+                                        (".tiff", False)])
+def test_image_formats(in_tmp, suffix, ok, capsys):
+    from PIL import Image
+
+    path = in_tmp / f"pic{suffix}"
+    Image.new("RGBA", (40, 30), (10, 20, 200, 128)).convert("RGB" if suffix in (".jpg", ".bmp") else "RGBA").save(path)
+    code = run(path, "--model", "builtin:tiny-clip", "-c", "1")
+    if ok:
+        assert code == 0 and (in_tmp / "described" / "pic-1.prompt").is_file()
+    else:
+        assert code == 1 and "not an image promptlang reads (formats: PNG, JPEG, WEBP, GIF, BMP)" in capsys.readouterr().err
+
+
+def test_the_whole_prompt_score_is_the_compiled_text_against_the_image(in_tmp, clip_dir):
+    from PIL import Image
+
+    from promptlang.compiler import compile_file
+    from promptlang.targets import plain
+
+    image = picture(in_tmp / "w.png", seed=9)
+    assert run(image, "--model", clip_dir, "-c", "2") == 0
+    for n in (1, 2):
+        path = in_tmp / "described" / f"w-{n}.prompt"
+        written = float(re.search(r"whole prompt \(its positive text against the image\): (-?[\d.]+)",
+                                  path.read_text())[1])
+        text = plain.emit(compile_file(path).prompts[0]).split("\nNegative prompt:")[0]  # what a user would copy
+        assert written == pytest.approx(direct_cosine(clip_dir, Image.open(image).convert("RGB"), [text])[0],
+                                        abs=2e-4)

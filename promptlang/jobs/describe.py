@@ -332,7 +332,7 @@ def _write_candidates(item: Item, row, caption, clip, the_plan: Plan, report) ->
     from ..compiler import compile_source
     from ..files import write_bytes
     from ..ranking import candidates, rank
-    from ..targets import plain
+    from ..ir import join_text
 
     ranked = rank(row, the_plan.labels)
     chosen = candidates(ranked, the_plan.count, margin=the_plan.margin, styles=the_plan.styles,
@@ -354,7 +354,7 @@ def _write_candidates(item: Item, row, caption, clip, the_plan: Plan, report) ->
             except PromptError:
                 if qualified:
                     raise
-        sources.append((target, text, plain.emit(compiled.prompts[0]).split("\nNegative prompt:")[0]))
+        sources.append((target, text, join_text(compiled.prompts[0].segments[0].positive)))
     wholes = cosine_of(clip, item.image, [positive for _, _, positive in sources])
     written = []
     the_plan.out.mkdir(parents=True, exist_ok=True)

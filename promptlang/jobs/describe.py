@@ -31,16 +31,15 @@ RANK_VERSION = "1"  # bump when the texts embedded for an entry change
 PLACEHOLDER = "a subject"
 MAX_CAPTION = 300  # characters of a caption kept as the subject
 BATCH = 16  # images per forward pass of the vision tower
-KEEP = 1024  # pixels a side of an image kept in memory between plan and run
 
 
 @dataclass
 class Item:
-    """One image: ranked (``image`` set) or described by its provenance (``found`` set)."""
+    """One image: ranked, or described by its provenance (``found`` set)."""
 
     path: Path
     outputs: list
-    image: object = None
+    ranked: bool = False
     found: object = None
     message: str = ""  # what the provenance says, for an image that is not ranked
     kept: set = field(default_factory=set)  # with resume: outputs an interrupted run already wrote
@@ -80,19 +79,17 @@ def plan(images, out, *, use=("core",), search_dirs=(), model=None, caption_mode
     items = []
     for path in images:
         path = Path(path)
-        image, text = open_image(path)
-        # kept until the run: at most KEEP pixels a side is plenty for CLIP (224-336) and BLIP (384)
-        image.thumbnail((KEEP, KEEP), resample=3)  # 3: bicubic, as CLIP resizes
+        _, text = open_image(path)  # every image decodes, within bounds, before anything is written
         if not ignore_provenance and {records.RENDER, records.WALK, records.SHEET} & set(text):
             items.append(_from_provenance(path, out))
         else:
-            items.append(Item(path, [out / f"{path.stem}-{i}.prompt" for i in range(1, count + 1)], image=image))
+            items.append(Item(path, [out / f"{path.stem}-{i}.prompt" for i in range(1, count + 1)], ranked=True))
     if resume:
         for item in items:
             item.kept = {path for path in item.outputs if _ours(path, item)}
     check_free([p for item in items for p in item.outputs if p not in item.kept], overwrite, resumable=True)
     the_plan = Plan(items, out, None, [], list(search_dirs), caption_model, count, margin, styles, quality, cache)
-    if any(item.image is not None and item.todo for item in items):
+    if any(item.ranked and item.todo for item in items):
         from ..diffusion.clip import default_model, locate_clip
 
         the_plan.model = model or default_model()
@@ -199,9 +196,10 @@ def run(the_plan: Plan, *, device=None, report=ignore) -> list[Path]:
     for item in the_plan.items:
         if item.found is not None and item.todo:
             written += _write_provenance(item, the_plan, report)
-    ranked = [item for item in the_plan.items if item.image is not None and item.todo]
+    ranked = [item for item in the_plan.items if item.ranked and item.todo]
     if not ranked:
         return written
+    from ..artifacts.png import open_image
     from ..diffusion.clip import load_clip
     from ..ranking import cosine
 
@@ -218,10 +216,12 @@ def run(the_plan: Plan, *, device=None, report=ignore) -> list[Path]:
     done = 0
     for start in range(0, len(ranked), BATCH):
         batch = ranked[start:start + BATCH]
-        scores = cosine(clip.embed_images([item.image for item in batch]), texts)
-        captions = captioner.caption([item.image for item in batch]) if captioner else [None] * len(batch)
-        for item, row, caption in zip(batch, scores, captions):
-            written += _write_candidates(item, row, caption, clip, the_plan, report)
+        pictures = [open_image(item.path)[0] for item in batch]  # again: the plan keeps no pixels in memory
+        vectors = clip.embed_images(pictures)
+        scores = cosine(vectors, texts)
+        captions = captioner.caption(pictures) if captioner else [None] * len(batch)
+        for item, vector, row, caption in zip(batch, vectors, scores, captions):
+            written += _write_candidates(item, vector, row, caption, clip, the_plan, report)
             done += 1
             report(Event("progress", task="describe", done=done, total=len(ranked)))
     return written
@@ -328,11 +328,11 @@ def _write_provenance(item: Item, the_plan: Plan, report) -> list:
     return [target]
 
 
-def _write_candidates(item: Item, row, caption, clip, the_plan: Plan, report) -> list:
+def _write_candidates(item: Item, vector, row, caption, clip, the_plan: Plan, report) -> list:
     from ..compiler import compile_source
     from ..files import write_bytes
-    from ..ranking import candidates, rank
     from ..ir import join_text
+    from ..ranking import candidates, cosine, rank
 
     ranked = rank(row, the_plan.labels)
     chosen = candidates(ranked, the_plan.count, margin=the_plan.margin, styles=the_plan.styles,
@@ -355,7 +355,7 @@ def _write_candidates(item: Item, row, caption, clip, the_plan: Plan, report) ->
                 if qualified:
                     raise
         sources.append((target, text, join_text(compiled.prompts[0].segments[0].positive)))
-    wholes = cosine_of(clip, item.image, [positive for _, _, positive in sources])
+    wholes = cosine(vector[None], clip.embed_texts([positive for _, _, positive in sources]))[0]
     written = []
     the_plan.out.mkdir(parents=True, exist_ok=True)
     for (target, text, _), whole in zip(sources, wholes):
@@ -366,15 +366,6 @@ def _write_candidates(item: Item, row, caption, clip, the_plan: Plan, report) ->
         written.append(target)
         report(Event("file", f"candidate for {printable(item.path.name)}, whole prompt {whole:.3f}", path=target))
     return written
-
-
-def cosine_of(clip, image, texts) -> list:
-    """The cosine of ``image`` with each of ``texts`` (the candidates' whole positive prompts)."""
-    from ..ranking import cosine
-
-    if not texts:
-        return []
-    return [float(v) for v in cosine(clip.embed_images([image]), clip.embed_texts(texts))[0]]
 
 
 WHOLE_MARK = "@WHOLE@"  # stands for the whole prompt's score until it is known

@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "reproduce": ("show:reproduce", "Render an image again from the provenance in its PNG."),
     "walk": ("walk:walk", "Walk latent space between two prompts, or render a bilinear grid between four."),
     "sheet": ("walk:sheet", "Render prompts across seeds, models or slot values into one labelled grid."),
+    "describe": ("describe:describe", "Rank images against the style catalogs and write candidate .prompt files."),
 }
 
 

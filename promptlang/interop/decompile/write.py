@@ -57,6 +57,18 @@ def phrases(nodes: list, out: Decompiled) -> list[list]:
                     items[-1].append(Run(chunk, node.weight))
                 elif i == 0 and items[-1] and isinstance(items[-1][-1], Run):
                     items[-1][-1] = Run(items[-1][-1].text + chunk, items[-1][-1].weight)
+        elif isinstance(node, Edit):
+            sides = [side for side in (node.before, node.after) if "".join(r.text for r in side).strip()]
+            texts = ["".join(r.text for r in side).strip() for side in sides]
+            lead = bool(texts) and all(t.startswith(",") for t in texts)
+            trail = bool(texts) and all(t.endswith(",") for t in texts)
+            if lead or trail:  # `a[, hat:0.3]`: the comma separates items, outside the edit
+                node = Edit(_trimmed(node.before, lead, trail), _trimmed(node.after, lead, trail), node.at, node.step)
+            if lead and items[-1]:
+                items.append([])
+            items[-1].append(node)
+            if trail:
+                items.append([])
         else:
             items[-1].append(node)
     out_items = []
@@ -70,6 +82,15 @@ def phrases(nodes: list, out: Decompiled) -> list[list]:
         if merged:
             out_items.append(merged)
     return out_items
+
+
+def _trimmed(runs: list, lead: bool, trail: bool) -> list:
+    runs = [Run(r.text, r.weight) for r in runs if r.text.strip()]
+    if runs and lead:
+        runs[0].text = runs[0].text.lstrip().removeprefix(",")
+    if runs and trail:
+        runs[-1].text = runs[-1].text.rstrip().removesuffix(",")
+    return runs
 
 
 def _side_text(runs: list, out: Decompiled) -> tuple[str, float]:

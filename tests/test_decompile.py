@@ -78,6 +78,9 @@ A1111 = [
     ("(unclosed", 'subject  "unclosed"+'),
     ("stray) and ]", 'subject  "stray) and ]"'),
     ("(a [b:c:0.5]:1.2)", 'subject  "a":1.2 "b":1.2 -> "c":1.2 at 0.5'),
+    # a `|` outside `[a|b]`: the webui reads no edit at all in the prompt, only de-emphasis
+    ("a | b [cat:dog:0.5]", 'subject  "a | b" "cat:dog:0.5":0.909091'),
+    (r"a \| b [cat:dog:0.5]", 'subject  "a | b" "cat" -> "dog" at 0.5'),
 ]
 
 

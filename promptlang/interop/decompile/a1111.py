@@ -40,6 +40,24 @@ class _Parser:
         self.tokens = [(m.group(1), m.group(2), m.group(3), m.group(4)) for m in (_COMFY if comfy else _A1111)
                        .finditer(text)]
         self.pos, self.comfy, self.out, self.depth = 0, comfy, out, 0
+        self.schedules = comfy or self.schedulable()
+
+    def schedulable(self) -> bool:
+        """False when a `|` stands outside a `[…]` group: AUTOMATIC1111's schedule parser
+        then fails on the whole prompt and reads every `[a:b:x]` and `[a|b]` as plain
+        de-emphasised text (its attention parser still reads them)."""
+        stack = []
+        for _, _, mark, _ in self.tokens:
+            if mark in ("(", "["):
+                stack.append(mark)
+            elif mark in (")", "]") and stack and stack[-1] == {")": "(", "]": "["}[mark]:
+                stack.pop()
+            elif mark == "|" and (not stack or stack[-1] != "["):
+                if any(m == "[" for _, _, m, _ in self.tokens):
+                    self.out.note("a `|` outside `[a|b]` makes AUTOMATIC1111 read no prompt edit or alternation in "
+                                  "this prompt: its `[…]` are read as de-emphasised words, as the webui does")
+                return False
+        return True
 
     def text(self, value: str, nodes: list) -> None:
         if nodes and isinstance(nodes[-1], Run) and nodes[-1].weight == 1.0:
@@ -87,9 +105,9 @@ class _Parser:
             if close is None or close[0] == "]":
                 break
             seps.append(close[0])
-        if close is not None and len(parts) >= 2 and set(seps) == {"|"}:
+        if self.schedules and close is not None and len(parts) >= 2 and set(seps) == {"|"}:
             return [Alternate([_runs(p) for p in parts])]
-        if close is not None and set(seps) == {":"} and len(parts) in (2, 3):
+        if self.schedules and close is not None and set(seps) == {":"} and len(parts) in (2, 3):
             when = _number(parts[-1])
             if when is not None:
                 return [self.edit(parts, when)]

@@ -29,9 +29,9 @@ _A1111 = re.compile(r"\\(.)|" + _WEIGHT_CLOSE + r"|([()\[\]:|])|([^\\()\[\]:|]+|
 _COMFY = re.compile(r"\\([()])|" + _WEIGHT_CLOSE + r"|([()])|([^\\():]+|[\\:])", re.S)
 _A1111_ESCAPES = set("()[]\\:|")
 EXTRA = re.compile(r"<(lora|lyco|hypernet):([^:<>]+)(?::([^<>]*))?>", re.I)
-_BREAK = re.compile(r"\s*\bBREAK\b\s*")
+_BREAK = re.compile(r"\bBREAK\b")
 _AND = re.compile(r"\bAND\b")
-_PART_WEIGHT = re.compile(r"^(.*?)\s*:\s*([-+]?(?:\d+\.?\d*|\.\d+))\s*$", re.S)
+_PART_WEIGHT = re.compile(r":\s*([-+]?(?:\d+\.?\d*|\.\d+))\s*$")  # searched: linear, unlike ^(.*?)…$
 _EMBEDDING = re.compile(r"\bembedding:([^\s,()]+)")
 
 
@@ -60,10 +60,7 @@ class _Parser:
         return True
 
     def text(self, value: str, nodes: list) -> None:
-        if nodes and isinstance(nodes[-1], Run) and nodes[-1].weight == 1.0:
-            nodes[-1] = Run(nodes[-1].text + value)
-        else:
-            nodes.append(Run(value))
+        nodes.append(Run(value))  # joined once, by merge(): no quadratic concatenation
 
     def seq(self, closers: frozenset) -> tuple[list, tuple | None]:
         """Nodes up to one of ``closers`` (``")"``, ``"]"``, ``":"``, ``"|"``, ``"w"`` for
@@ -157,13 +154,25 @@ def _runs(nodes: list) -> list:
 
 
 def merge(nodes: list) -> list:
-    """Adjacent runs of equal weight joined."""
+    """Adjacent runs of equal weight joined (each text joined once)."""
     out: list = []
+    texts: list[str] = []
+
+    def flush():
+        if texts:
+            out[-1] = Run("".join(texts), out[-1].weight)
+            texts.clear()
+
     for node in nodes:
         if isinstance(node, Run) and out and isinstance(out[-1], Run) and out[-1].weight == node.weight:
-            out[-1] = Run(out[-1].text + node.text, node.weight)
-        elif not isinstance(node, Run) or node.text:
+            if not texts:
+                texts.append(out[-1].text)
+            texts.append(node.text)
+            continue
+        flush()
+        if not isinstance(node, Run) or node.text:
             out.append(node)
+    flush()
     return out
 
 
@@ -202,7 +211,7 @@ def side(text: str, out: Decompiled, *, negative: bool = False) -> list:
     text = extras(text, out)
     if _BREAK.search(text):
         out.note("`BREAK` (start a new 75-token chunk) has no promptlang equivalent; written as a comma")
-        text = _BREAK.sub(", ", text)
+        text = _BREAK.sub(",", text)
     return parse(text, out)
 
 
@@ -215,8 +224,8 @@ def read(text: str, negative: str = "") -> Decompiled:
     parts = _AND.split(text)
     weighted = []
     for part in parts:
-        m = _PART_WEIGHT.match(part)
-        weighted.append((m.group(1), float(m.group(2))) if m else (part, 1.0))
+        m = _PART_WEIGHT.search(part)
+        weighted.append((part[:m.start()], float(m.group(1))) if m else (part, 1.0))
     if len(parts) > 1:
         out.note("`AND` (composable diffusion: noise predictions mixed) is written as a blend (conditionings "
                  "mixed): close, not the same")
@@ -224,7 +233,7 @@ def read(text: str, negative: str = "") -> Decompiled:
     else:
         body, weight = weighted[0]
         if weight != 1.0:
-            out.note(f"AUTOMATIC1111 reads the trailing `:{_PART_WEIGHT.match(text).group(2)}` as the weight of the "
+            out.note(f"AUTOMATIC1111 reads the trailing `:{_PART_WEIGHT.search(text).group(1)}` as the weight of the "
                      "whole prompt (composable diffusion); promptlang has none: left out")
         out.positive = side(body, out)
     out.negative = side(negative, out, negative=True)
@@ -233,7 +242,7 @@ def read(text: str, negative: str = "") -> Decompiled:
 
 def split_negative(text: str) -> tuple[str, str]:
     """``"prompt\\nNegative prompt: neg"`` -> (prompt, neg)."""
-    m = re.search(r"(?:^|\n)\s*Negative prompt:", text)
+    m = re.search(r"^[ \t]*Negative prompt:", text, re.M)
     if not m:
         return text, ""
     return text[:m.start()], text[m.end():]

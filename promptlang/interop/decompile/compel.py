@@ -15,7 +15,7 @@ from .model import Decompiled, Part, Run, scaled
 MAX_DEPTH = 64
 _CALL = re.compile(r"^\s*\((.*)\)\s*\.(blend|and)\(([^()]*)\)\s*$", re.S)
 _AFTER = re.compile(r"(\d*\.\d+|\d+(?:\.\d*)?)|(\++|-+)")
-_WORD_SIGN = re.compile(r"([^\s,()\"+\-\\](?:[^\s,()\"\\]*?[^\s,()\"+\-\\])?)(\++|-+)(?=[\s,.=()\"]|$)")
+_WORD = re.compile(r'[^\s,()"\\.=]+')
 
 
 def _sign(run: str) -> float:
@@ -34,12 +34,19 @@ class _Parser:
         return float(m.group(1)) if m.group(1) else _sign(m.group(2))
 
     def plain(self, buf: list, nodes: list) -> None:
+        """Words with a ``+``/``-`` run at their end are weighted (``cat++``); the rest is text."""
         text = "".join(buf)
         buf.clear()
         at = 0
-        for m in _WORD_SIGN.finditer(text):
+        for m in _WORD.finditer(text):
+            word = m.group(0)
+            core = word.rstrip("+")
+            if core == word:
+                core = word.rstrip("-")
+            if core == word or not core or core[-1] in "+-":
+                continue
             nodes.append(Run(text[at:m.start()]))
-            nodes.append(Run(m.group(1), _sign(m.group(2))))
+            nodes.append(Run(core, _sign(word[len(core):])))
             at = m.end()
         nodes.append(Run(text[at:]))
 

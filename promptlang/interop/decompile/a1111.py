@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import re
 
-from .model import Alternate, Decompiled, Edit, Part, Run, scaled
+from .model import Alternate, Decompiled, Edit, Part, Run, scale
 
-MAX_DEPTH = 64  # brackets within brackets; deeper ones are read as text
+MAX_DEPTH = 32  # brackets within brackets; deeper ones are read as text (1.1**32 is 21)
 _NUMBER = re.compile(r"\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*")
 _WEIGHT_CLOSE = r":\s*([+-]?(?:\d+\.?\d*|\.\d+))\s*\)"
 _A1111 = re.compile(r"\\(.)|" + _WEIGHT_CLOSE + r"|([()\[\]:|])|([^\\()\[\]:|]+|\\)", re.S)
@@ -92,7 +92,7 @@ class _Parser:
         if close is None:
             self.out.note("a `(` is never closed: it weighs the rest of the prompt by 1.1, as AUTOMATIC1111 reads it")
         weight = float(close[1]) if close and close[0] == "w" else 1.1
-        return scaled(inner, weight)
+        return scale(inner, weight)
 
     def square(self) -> list:
         parts, seps = [], []
@@ -116,7 +116,7 @@ class _Parser:
             if i:
                 self.text(seps[i - 1], nodes)
             nodes.extend(part)
-        return scaled(nodes, 1 / 1.1)
+        return scale(nodes, 1 / 1.1)
 
     def edit(self, parts: list, when: str) -> Edit:
         before, after = ([], parts[0]) if len(parts) == 2 else (parts[0], parts[1])

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 
-from .model import Decompiled, Part, Run, scaled
+from .model import Decompiled, Part, Run, scale
 
-MAX_DEPTH = 64
+MAX_DEPTH = 32
 _CALL = re.compile(r"^\s*\((.*)\)\s*\.(blend|and)\(([^()]*)\)\s*$", re.S)
 _AFTER = re.compile(r"(\d*\.\d+|\d+(?:\.\d*)?)|(\++|-+)")
 _WORD = re.compile(r'[^\s,()"\\.=]+')
@@ -69,7 +69,7 @@ class _Parser:
                 self.depth += 1
                 inner = self.seq(")" if ch == "(" else '"')
                 self.depth -= 1
-                nodes.extend(scaled(inner, self.weight_after()))
+                nodes.extend(scale(inner, self.weight_after()))
             else:
                 if text.startswith((".swap(", ".blend(", ".and("), self.pos):
                     self.out.note(f"Compel's `{text[self.pos:text.index('(', self.pos) + 1]}…)` inside a prompt has "

@@ -40,6 +40,7 @@ class Index:
         from ...errors import PromptError
 
         self.plain: dict[str, dict[tuple, object]] = {s: {} for s in ("format", "style", "quality", "negative")}
+        self.by_first: dict[str, dict[str, list]] = {s: {} for s in self.plain}  # first item -> entries
         self.formats: list = []  # (entry, before, after items)
         self.used: set = set()
         seen = set()
@@ -55,6 +56,9 @@ class Index:
                         continue
                     if mode == "absent" and _items(pieces[0]):
                         self.plain[section].setdefault(tuple(_items(pieces[0])), entry)
+                        items = tuple(_items(pieces[0]))
+                        if self.plain[section][items] is entry:
+                            self.by_first[section].setdefault(items[0], []).append((items, entry))
                     elif mode == "placed" and len(pieces) == 2 and section == "format" \
                             and "," not in pieces[0] and pieces[0].strip():
                         self.formats.append((entry, norm(pieces[0]) + " ", _items(pieces[1])))
@@ -83,8 +87,11 @@ def _run_of(phrases, start: int, count: int):
 
 def _longest(index: Index, phrases, start: int, sections) -> tuple | None:
     best = None
+    first = _lit(phrases[start])
+    if first is None:
+        return None
     for section in sections:
-        for items, entry in index.plain[section].items():
+        for items, entry in index.by_first[section].get(first[0], ()):
             if best and len(items) <= best[0]:
                 continue
             run = _run_of(phrases, start, len(items))

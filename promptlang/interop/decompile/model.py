@@ -57,14 +57,18 @@ class Decompiled:
             self.notes.append(text)
 
 
-def scaled(nodes: list, factor: float) -> list:
-    """``nodes`` with every weight multiplied by ``factor``."""
-    out = []
-    for node in nodes:
-        if isinstance(node, Run):
-            out.append(Run(node.text, node.weight * factor))
-        elif isinstance(node, Edit):
-            out.append(Edit(scaled(node.before, factor), scaled(node.after, factor), node.at, node.step))
-        elif isinstance(node, Alternate):
-            out.append(Alternate([scaled(o, factor) for o in node.options]))
-    return out
+def scale(nodes: list, factor: float) -> list:
+    """Every weight in ``nodes`` multiplied by ``factor``, in place (the nodes are fresh
+    from a reader: nothing else holds them); returns ``nodes``."""
+    if factor != 1.0:
+        for node in nodes:
+            if isinstance(node, Run):
+                node.weight *= factor
+            elif isinstance(node, Edit):
+                scale(node.before, factor)
+                scale(node.after, factor)
+            elif isinstance(node, Alternate):
+                for option in node.options:
+                    scale(option, factor)
+    return nodes
+

@@ -230,10 +230,23 @@ def _settings(d: Decompiled) -> list[str]:
     return out
 
 
+_INDEXES: dict = {}  # the entries of the catalogs last matched against (a file of prompts reuses them)
+
+
+def _index(catalogs) -> Index:
+    key = tuple((c.name, c.path, c.sha256) for c in catalogs)
+    if key not in _INDEXES:
+        _INDEXES.clear()
+        _INDEXES[key] = Index(catalogs)
+    index = _INDEXES[key]
+    index.used = set()
+    return index
+
+
 def write(prompts: list[tuple[str, Decompiled]], *, catalogs=(), header: str = "") -> str:
     """``.prompt`` source for ``(name, decompiled)`` pairs; ``catalogs``: loaded catalogs to
     match words against (each one whose entries are used gets a ``use`` line)."""
-    index = Index(catalogs) if catalogs else None
+    index = _index(catalogs) if catalogs else None
     blocks = [block(name, d, index) for name, d in prompts]
     head = [f"# {line}" for line in header.splitlines()] if header else []
     if index and index.used:

@@ -301,3 +301,21 @@ def test_corpus_mostly_compiles_here():
     """Most of the corpus compiles in this branch; the rest waits for `at step`, `[a | b]`, `lora`."""
     later = sum(1 for tool, _, text in CASES if LATER.search(decompile(text, tool)))
     assert len(CASES) - later >= 95
+
+
+def test_catalog_matching_keeps_the_corpus_words():
+    """Names found in `core` give back the same positive words and weights, prompt by prompt."""
+    from promptlang.resolve import load_scope
+    from promptlang.syntax import parse
+
+    core = load_scope(parse("use core\n", "x"), ()).catalogs
+    matched = 0
+    for tool, _, text in CASES:
+        plain, named = decompile(text, tool), decompile(text, tool, catalogs=core)
+        if LATER.search(plain):
+            continue
+        matched += plain != named
+        a, b = one(plain), one(named)
+        assert [(s.start, side(s.positive, True)) for s in a.segments if not isinstance(s.positive, Blend)] == \
+            [(s.start, side(s.positive, True)) for s in b.segments if not isinstance(s.positive, Blend)], named
+    assert matched >= 10

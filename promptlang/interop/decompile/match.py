@@ -132,18 +132,43 @@ def positive(phrases: list, index: Index) -> dict:
         slots["subject"] = phrases[:rest_from]
         if not slots["subject"] and phrases:  # the subject is the first item, whatever it is
             slots["subject"], rest_from = phrases[:1], 1
-    j = rest_from
+    tokens, j = [], rest_from  # ("ref", phrases, entry, weight) or ("lit", [phrase])
     while j < len(phrases):
-        found = _longest(index, phrases, j, ORDER[max(1, pointer):])
+        found = _longest(index, phrases, j, ORDER[1:])
         if found:
             count, entry, weight = found
+            tokens.append(("ref", phrases[j:j + count], entry, weight))
+            j += count
+        else:
+            tokens.append(("lit", [phrases[j]], None, 1.0))
+            j += 1
+    start = _names_from(tokens)
+    for i, (kind, said, entry, weight) in enumerate(tokens):
+        if i >= start and kind == "ref" and ORDER.index(entry.section) >= max(1, pointer):
             pointer = ORDER.index(entry.section)
             slots[entry.section].append(index.ref(entry, weight))
-            j += count
-            continue
-        slots[ORDER[pointer]].append(phrases[j])
-        j += 1
+        else:
+            slots[ORDER[pointer]].extend(said)
     return slots
+
+
+MAX_WORDS_RUN = 2  # items of plain words that may stand between names in a style or quality list
+
+
+def _names_from(tokens) -> int:
+    """Where the names start: the first entry after which no more than MAX_WORDS_RUN plain
+    items stand together. Earlier entries stay words, so that `masterpiece, best quality,
+    1girl, solo, long hair, …` keeps its content in the subject instead of in `quality`."""
+    start, run = len(tokens), 0
+    for i in range(len(tokens) - 1, -1, -1):
+        if tokens[i][0] == "lit":
+            run += 1
+            if run > MAX_WORDS_RUN:
+                break
+        else:
+            run = 0
+            start = i
+    return start
 
 
 def negative(phrases: list, index: Index) -> list:

@@ -207,3 +207,43 @@ def test_cli_name_and_no_match(capsys):
     code, out, _ = run(capsys, "decompile", "--from", "a1111", "--name", "owl", "--no-match",
                        "in the style of Vincent van Gogh")
     assert "prompt owl {" in out and "van_gogh" not in out and "use core" not in out
+
+
+def test_invokeai_2_and_comfy_sdxl(tmp_path, capsys):
+    old = {"image": {"prompt": [{"prompt": "a (red)1.2 barn [blurry, fog]", "weight": 1}], "seed": 3, "steps": 20,
+                     "cfg_scale": 7.5, "sampler": "k_euler_a", "width": 512, "height": 512}}
+    code, out, err = run(capsys, "decompile", png(tmp_path / "i2.png", {"sd-metadata": old}), "--no-match")
+    p = compiles(out)
+    assert ", ".join(f.text for f in p.segments[0].negative) == "blurry, fog"
+    assert p.segments[0].positive[1].text == "red" and p.settings.seed == 3
+    assert p.settings.scheduler == "euler_a"
+    graph = {"1": {"class_type": "KSamplerAdvanced", "inputs": {"noise_seed": 5, "steps": 30, "cfg": 6,
+                                                                 "sampler_name": "dpmpp_2m", "scheduler": "karras",
+                                                                 "positive": ["2", 0], "negative": ["3", 0]}},
+             "2": {"class_type": "CLIPTextEncodeSDXL", "inputs": {"text_g": "a fox", "text_l": "a fox"}},
+             "3": {"class_type": "ConditioningCombine", "inputs": {"conditioning_1": ["4", 0]}},
+             "4": {"class_type": "CLIPTextEncode", "inputs": {"text": "ugly"}}}
+    code, out, err = run(capsys, "decompile", png(tmp_path / "x.png", {"prompt": graph}), "--no-match")
+    p = compiles(out)
+    assert p.segments[0].positive[0].text == "a fox" and p.segments[0].negative[0].text == "ugly"
+    assert (p.settings.seed, p.settings.scheduler) == (5, "dpmpp_2m_karras")
+
+
+def test_image_and_from_is_a_usage_error(tmp_path, capsys):
+    code, _, err = run(capsys, "decompile", "--from", "a1111", png(tmp_path / "a.png", {"parameters": A1111}))
+    assert code == 2 and "an image says which tool" in err
+
+
+def test_out_never_written_on_error(tmp_path, capsys):
+    target = tmp_path / "out.prompt"
+    code, _, _ = run(capsys, "decompile", png(tmp_path / "j.png", {}), "-o", str(target))
+    assert code == 1 and not target.exists() and not list(tmp_path.glob(".out.prompt*"))
+
+
+def test_stdin_file(monkeypatch, capsys):
+    import io
+    import sys
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"a (cat:1.3)\nNegative prompt: dog\n")))
+    code, out, _ = run(capsys, "decompile", "--from", "a1111", "--file", "-", "--no-match")
+    assert code == 0 and '"cat":1.3' in out and 'negative "dog"' in out

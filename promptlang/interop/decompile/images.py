@@ -362,7 +362,8 @@ def invoke_v2(data) -> Decompiled:
     if isinstance(image.get("width"), int) and isinstance(image.get("height"), int):
         d.settings["size"] = (image["width"], image["height"])
     if isinstance(image.get("sampler"), str):
-        _scheduler(d, _INVOKE.get(image["sampler"], image["sampler"]), f"sampler `{image['sampler']}`")
+        name = image["sampler"].removeprefix("k_")  # InvokeAI 2 names k-diffusion samplers `k_euler_a`
+        _scheduler(d, _INVOKE.get(name, name), f"sampler `{image['sampler']}`")
     return d
 
 

@@ -319,3 +319,25 @@ def test_catalog_matching_keeps_the_corpus_words():
         assert [(s.start, side(s.positive, True)) for s in a.segments if not isinstance(s.positive, Blend)] == \
             [(s.start, side(s.positive, True)) for s in b.segments if not isinstance(s.positive, Blend)], named
     assert matched >= 10
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(["a1111", "comfyui", "compel", "midjourney"]),
+       st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=60)
+       | st.text(alphabet='ab ()[]:|\\"+-.,<>AND BREAK 0123456789lora::--no--ar', max_size=60))
+def test_fuzz_any_text_decompiles_to_a_file_that_compiles(tool, text):
+    """Whatever is pasted: a PromptError, or a .prompt file that compiles (lines of syntax
+    from other branches aside)."""
+    try:
+        src = decompile(text, tool)
+    except PromptError:
+        return
+    if LATER.search(src):
+        src = "\n".join(line for line in src.splitlines() if not LATER.search(line)) + "\n"
+        if "subject" not in src:
+            return
+    try:
+        compile_source(src, lint=False)
+    except PromptError as exc:
+        # the one honest failure: words the language refuses (none known); show the file
+        raise AssertionError(f"{text!r} -> {src}\n{exc}") from None

@@ -35,8 +35,21 @@ def weight(w: float) -> str:
     return ":" + number(w)
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def clean(text: str, out: Decompiled | None = None) -> str:
+    """Control characters (a NUL, an escape…) as spaces: they are not words, and a .prompt
+    file may not hold them."""
+    if _CONTROL.search(text):
+        if out is not None:
+            out.note("control characters in the prompt are written as spaces")
+        text = _CONTROL.sub(" ", text)
+    return text
+
+
 def quote(text: str) -> str:
-    text = re.sub(r"\s+", " ", text)
+    text = re.sub(r"\s+", " ", clean(text))
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
@@ -46,7 +59,7 @@ def phrases(nodes: list, out: Decompiled) -> list[list]:
     items: list[list] = [[]]
     for node in nodes:
         if isinstance(node, Run):
-            for i, chunk in enumerate(node.text.split(",")):
+            for i, chunk in enumerate(clean(node.text, out).split(",")):
                 if i:
                     items.append([])
                 if chunk.strip():
@@ -95,8 +108,8 @@ def _trimmed(runs: list, lead: bool, trail: bool) -> list:
 
 def _side_text(runs: list, out: Decompiled) -> tuple[str, float]:
     """An edit's or alternation's side as one string and one weight."""
-    text = re.sub(r"\s+", " ", "".join(r.text for r in runs)).strip()
-    weights = {r.weight for r in runs if r.text.strip()}
+    text = re.sub(r"\s+", " ", clean("".join(r.text for r in runs), out)).strip()
+    weights = {r.weight for r in runs if clean(r.text).strip()}
     if len(weights) > 1:
         out.note(f"`{text}`: promptlang's edit and alternation sides have one weight each; the longest run's "
                  "weight is used")

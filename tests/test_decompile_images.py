@@ -247,3 +247,18 @@ def test_stdin_file(monkeypatch, capsys):
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"a (cat:1.3)\nNegative prompt: dog\n")))
     code, out, _ = run(capsys, "decompile", "--from", "a1111", "--file", "-", "--no-match")
     assert code == 0 and '"cat":1.3' in out and 'negative "dog"' in out
+
+
+def test_positional_file_of_prompts_and_long_text(tmp_path, capsys):
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("a cat\na dog\n")
+    code, out, _ = run(capsys, "decompile", "--from", "a1111", str(prompts), "--no-match")
+    assert code == 0 and "prompt decompiled_2 {" in out
+    code, _, err = run(capsys, "decompile", str(prompts))
+    assert code == 2 and "give --from TOOL" in err
+    jpg = tmp_path / "a.jpg"
+    Image.new("RGB", (8, 8)).save(jpg)
+    code, _, err = run(capsys, "decompile", str(jpg))
+    assert code == 1 and "PNG files only" in err
+    code, out, err = run(capsys, "decompile", "--from", "a1111", "--no-match", "x" * 5000 + "/" + "y" * 300)
+    assert code == 0 and "internal error" not in err and "x" * 100 in out

@@ -101,6 +101,14 @@ def _image(path: str, name: str, scope) -> tuple[str, list[str]]:
     return text, []
 
 
+def _is_file(text: str) -> bool:
+    """Whether pasted text names a file (a long prompt is no file name, and says so by an OSError)."""
+    try:
+        return len(text) < 4096 and Path(text).is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def _is_png(path: str) -> bool:
     try:
         with open(path, "rb") as f:
@@ -110,7 +118,7 @@ def _is_png(path: str) -> bool:
 
 
 @click.command(cls=Command, short_help="Another tool's prompt or PNG as a .prompt file.")
-@click.argument("text", metavar="TEXT_OR_IMAGE", required=False)
+@click.argument("text", metavar="TEXT_OR_FILE", required=False)
 @click.option("-f", "--from", "source", type=click.Choice(list(SOURCES)), metavar="TOOL",
               help=f"the syntax of the prompt text: {', '.join(SOURCES)} (not for images: a PNG says which tool "
                    "made it)")
@@ -130,7 +138,7 @@ def decompile(text, source, file, name, uses, no_match, out, overwrite, catalogs
 
     \b
       promptlang decompile --from a1111 "a (cat:1.2) on a [red:blue:0.4] mat"
-      promptlang decompile --from midjourney --file prompts.txt -o prompts.prompt
+      promptlang decompile --from midjourney prompts.txt -o prompts.prompt   # one a line
       promptlang decompile image.png          # A1111, ComfyUI, InvokeAI or Fooocus metadata
 
     Weights, edits, alternation and settings come across; what promptlang cannot say is
@@ -140,7 +148,13 @@ def decompile(text, source, file, name, uses, no_match, out, overwrite, catalogs
 
     if (text is None) == (file is None):
         raise click.UsageError("give the prompt text, an image, or --file FILE (one of them)")
-    image = text is not None and Path(text).is_file() and _is_png(text)
+    image = text is not None and _is_file(text) and _is_png(text)
+    if text is not None and not image and _is_file(text):
+        if Path(text).suffix.lower() in (".jpg", ".jpeg", ".webp", ".avif", ".gif"):
+            raise PromptError(f"{text}: decompile reads the metadata of PNG files only")
+        if source is None:
+            raise click.UsageError(f"{text} is a file: give --from TOOL to read it as prompts, one a line")
+        file, text = text, None  # a file of prompts, as with --file
     if not image and source is None:
         raise click.UsageError("--from TOOL is needed for prompt text: " + ", ".join(SOURCES))
     if image and source is not None:

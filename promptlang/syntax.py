@@ -217,7 +217,7 @@ _FRIENDLY = {
     "NAME": "a name", "STRING": "a quoted string", "NUMBER": "a number", "SIZE": "a size such as 768x512",
     "RATIO": "a ratio such as 16:9", "SIGNED_NUMBER": "a number", "PLUSES": "`+`", "MINUSES": "`-`",
     "_NL": "a new line", "LBRACE": "`{`", "RBRACE": "`}`", "COMMA": "`,`", "COLON": "`:`", "DOT": "`.`",
-    "BLEND": "`blend`", "AT": "`at`", "ARROW": "`->`", "USE": "`use`", "PROMPT": "`prompt`", "DEFAULTS": "`defaults`", "EXTENDS": "`extends`",
+    "BLEND": "`blend`", "AT": "`at`", "STEP": "`step`", "ARROW": "`->`", "USE": "`use`", "PROMPT": "`prompt`", "DEFAULTS": "`defaults`", "EXTENDS": "`extends`",
     "COMPARE": "`>=`, `<` or another comparison", "VERSION": "a version such as 1.2.0",
     "$END": "the end of the file",
 }
@@ -425,10 +425,18 @@ class _Builder:
         return ast.Slot(slot, phrases, self.span(field), blend=self.span(keyword))
 
     def edit(self, slot: str, node: Tree) -> ast.Edit:
-        before, _, after, _, at_tok = node.children
+        before, _, after, _, *step, at_tok = node.children
         before, after = self.piece(slot, before, empty_ok=True), self.piece(slot, after, empty_ok=True)
         if all(isinstance(p, ast.Literal) and not p.text.strip() for p in (before, after)):
             raise self.error("both sides of `->` are empty", node)
+        if step:
+            from .settings import LIMITS
+
+            top = LIMITS["steps"][1]
+            if not at_tok.isdigit() or not 1 <= int(at_tok) <= top:
+                raise self.error(f"`at step {at_tok}` is not a step: a whole number from 1 to {top}", at_tok,
+                                 hint="`at step 12` switches after step 12")
+            return ast.Edit(before, after, float(int(at_tok)), self.span(node), step=True)
         at = float(at_tok)
         if not 0 <= at <= 1:
             raise self.error(f"`at {at_tok}` is out of range: it is the fraction of the steps (0 to 1) "

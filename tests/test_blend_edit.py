@@ -164,9 +164,10 @@ def _split_top(body: str) -> list[str]:
 
 
 def _a1111_at(text: str, step: int, steps: int) -> str:
-    """What AUTOMATIC1111 reads at `step` (1-based) from `[a:b:when]`, `[b:when]`, `[a::when]`
-    (nested, innermost first): `a` while step <= int(when * steps), then `b`. A reference
-    written for these tests from A1111's documented semantics."""
+    """What AUTOMATIC1111 reads at iteration `step` (its sampler's counter, from 0) from
+    `[a:b:when]`, `[b:when]`, `[a::when]` (nested, innermost first): `a` while
+    step <= int(when * steps), then `b`. A reference written for these tests from A1111's
+    documented semantics (tests/test_targets_exact.py has the whole reader)."""
     innermost = re.compile(r"(?<!\\)\[((?:[^\[\]\\]|\\.)*)(?<!\\)\]")
     while True:
         found = innermost.search(text)
@@ -210,9 +211,9 @@ def test_a1111_edits_read_back_as_each_stage(source, steps):
     stages = p.segments
     for step in range(steps):
         k = max(i for i, s in enumerate(starts) if s <= step)
-        assert _a1111_at(positive, step + 1, steps) == _side(p, stages[k].positive, None)
+        assert _a1111_at(positive, step, steps) == _side(p, stages[k].positive, None)
         if negative:
-            assert _a1111_at(negative, step + 1, steps) == _side(p, stages[k].negative, None)
+            assert _a1111_at(negative, step, steps) == _side(p, stages[k].negative, None)
 
 
 def test_midjourney_writes_a_blend_as_a_multi_prompt():
@@ -371,7 +372,10 @@ def _spy(pipe):
 
 
 @pytest.mark.parametrize("kind", ["sd", "sdxl"])
-@pytest.mark.parametrize("steps,at,switch", [(6, "0.5", 3), (10, "0.35", 3), (7, "0.99", 6), (4, "0.2", 0)])
+# AUTOMATIC1111's counting: the first text for iterations 0 .. int(at * steps), the second after
+# (none at 0.97 of 10, or 0.99 of 7); `at step K` is the same with int(at * steps) = K
+@pytest.mark.parametrize("steps,at,switch", [(6, "0.5", 4), (10, "0.35", 4), (10, "0.4", 5), (10, "0.97", 10),
+                                             (7, "0.99", 7), (4, "0.2", 1), (6, "step 2", 3), (4, "step 9", 4)])
 def test_conditioning_switches_at_the_right_step(pipes, kind, steps, at, switch):
     from promptlang.diffusion.encode import encode
     from promptlang.jobs.render import render
@@ -404,14 +408,16 @@ def test_at_0_and_at_1_equal_plain_renders(pipes, kind):
 
     assert pixels("a_then_b_at0") == pixels("dog")
     assert pixels("a_then_b_at1") == pixels("cat")
-    assert pixels("early") == pixels("dog")  # 0.01 × 4 steps: the switch comes before the first step
+    # 0.01 × 4 steps: A1111 still holds the first text for iteration 0, then switches
+    assert pixels("early") not in (pixels("dog"), pixels("cat"))
     edited = pixels("edit")
     assert edited not in (pixels("cat"), pixels("dog"))
     assert pixels("edit") == edited  # reproducible
 
 
 def test_second_order_scheduler_switches_by_iteration(pipes):
-    """Heun evaluates the UNet 2N-1 times for N steps; `at` is a fraction of those."""
+    """Heun evaluates the UNet 2N-1 times for N steps; A1111 counts its second-order samplers
+    as 2N iterations: `at 0.5` of 4 steps holds the first text for iterations 0 .. int(0.5 * 8)."""
     from promptlang.diffusion.encode import encode
     from promptlang.jobs.render import render
 
@@ -425,7 +431,7 @@ def test_second_order_scheduler_switches_by_iteration(pipes):
         restore()
     cat, dog = (encode(result.prompt(n), pipe)["prompt_embeds"] for n in ("cat", "dog"))
     assert len(seen) == 7
-    switch = 3  # floor(0.5 * 7)
+    switch = 5  # int(0.5 * 8) + 1
     assert [bool((h - cat).abs().max() < 1e-5) for h in seen] == [i < switch for i in range(7)]
     assert all((h - dog).abs().max() < 1e-5 for h in seen[switch:])
 

@@ -16,17 +16,26 @@ quotes weighted runs are written ``(text)W``, and a part holding ``" \\ ( ) + = 
 falls back to the heaviest part, with a warning. Prompt editing over steps has no
 Compel syntax: the stage that holds longest is written, with a warning.
 
-What Compel's syntax cannot say is written as closely as possible, with a warning:
-a negative weight (written as 0); inside a weighted run, a ``+``/``-`` that no word
-follows, two or more of them, or any ``=`` (written between the weighted parts,
-with weight 1); a backslash before ``( ) "`` (a space is put between them).
+What Compel's syntax cannot say is written as closely as possible, with a warning
+for each place: a negative weight (written as 0); inside a weighted run, a ``+``/``-``
+that no word follows, two or more of them, or any ``=`` (written between the weighted
+parts, with weight 1); a backslash before ``( ) "`` (a space is put between them).
+
+Compel's parser splits ``.`` and ``,`` off as words of their own inside a weighted run
+(``("wait... what")1.2`` reaches CLIP as ``wait . . . what``). Next to a letter, a digit
+or a space that changes no token (CLIP splits punctuation from words anyway); next to
+other punctuation it does (``...`` is one CLIP token, ``. . .`` three), and no escape of
+Compel's keeps them together (``\.`` reaches CLIP with its backslash): such a run is
+written as Compel will re-space it, with a warning that names the place. Everywhere
+else the text gives Compel the IR's own tokens (tests/test_targets_exact.py checks it
+at the token-id level).
 """
 from __future__ import annotations
 
 import re
 
-from ..ir import Blend
-from . import lower, number, runs, warn
+from ..ir import Blend, merged
+from . import at, lower, number, runs, warn
 
 NAME = "Compel's text syntax"
 CAN = frozenset({"blend", "weights", "part_weights"})
@@ -34,20 +43,28 @@ CAN = frozenset({"blend", "weights", "part_weights"})
 _SIGN = re.compile(r"(?<=[^\s+-])(?=[+-](?:[\s+=,.-]|$))")
 _BARE = re.compile(r"((?<![+=-])(?:[+=-]{2,}|=|[+-](?=[\s,.]|$)))")
 _QUOTE_ESCAPE = re.compile(r"\\(?=[ntfrxu0-9]|$)")
+# punctuation next to punctuation, with a `.` or `,` in it: CLIP keeps such a run whole,
+# Compel's parser splits the `.`/`,` off (`_` is punctuation to CLIP, a word character to `\w`)
+_CLUSTER = re.compile(r"(?:[^\w\s]|_){2,}")
 
 
 def escape(text: str) -> str:
     return text.replace("(", "\\(").replace(")", "\\)").replace('"', '\\"')
 
 
-def _weighted(prompt, text: str, weight: float, warnings) -> str:
+def _weighted(prompt, text: str, weight: float, warnings, span=None) -> str:
     if weight < 0:
-        warn(warnings, prompt, f"Compel's syntax has no negative weights; `{text}` is written with weight 0")
+        warn(warnings, prompt, f"Compel's syntax has no negative weights; `{text}` is written with weight 0", span)
         weight = 0.0
     parts = _BARE.split(text)
     if len(parts) > 1:
         warn(warnings, prompt, f"Compel cannot weight `{'`, `'.join(dict.fromkeys(parts[1::2]))}` "
-                               f"in `{text}`: written with weight 1")
+                               f"in `{text}`: written with weight 1", span)
+    for found in _CLUSTER.finditer(text):
+        if re.search(r"[.,]", found.group(0)) and not _BARE.fullmatch(found.group(0)):
+            spaced = " ".join(re.findall(r"[.,]|[^.,]+", found.group(0)))
+            warn(warnings, prompt, f"Compel's parser re-spaces `{found.group(0)}` inside a weighted run "
+                                   f"({at(text, found.start())}): CLIP gets `{spaced}`, other tokens", span)
     out = []
     for k, part in enumerate(parts):
         if k % 2:
@@ -59,16 +76,17 @@ def _weighted(prompt, text: str, weight: float, warnings) -> str:
 
 def _side(prompt, fragments, warnings) -> str:
     out = []
-    for i, (join, text, weight) in enumerate(runs(fragments)):
-        if re.search(r'\\(?=[()"])', text):
-            warn(warnings, prompt, "a backslash before `(`, `)` or `\"` cannot be written exactly for Compel; "
-                                   "a space is put between them")
-            text = re.sub(r'\\(?=[()"])', "\\\\ ", text)
+    for i, frag in enumerate(merged(fragments)):
+        join, text, weight = (frag.join if i else ""), frag.text, frag.weight
+        for found in re.finditer(r'\\(?=[()"])', text):
+            warn(warnings, prompt, "a backslash before `(`, `)` or `\"` cannot be written exactly for Compel "
+                                   f"({at(text, found.start())}); a space is put between them", frag.span)
+        text = re.sub(r'\\(?=[()"])', "\\\\ ", text)
         join = join if join or not i else " "
         if weight == 1.0:
             out.append(join + _SIGN.sub(" ", escape(text)))
         else:
-            out.append(join + _weighted(prompt, text, weight, warnings))
+            out.append(join + _weighted(prompt, text, weight, warnings, frag.span))
     return "".join(out)
 
 

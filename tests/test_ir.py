@@ -198,7 +198,7 @@ def test_lower_decides_from_the_table():
     assert out.segments == (Segment(0.0, (F("a cat", join=""),), ()),)
     assert [w.message for w in warnings] == [
         "prompt `p`: plain text cannot switch prompts during sampling (`->`): written as it reads from 20% to "
-        "100% of the steps, the longest stretch; what it reads from 0% to 20% is left out"]
+        "100% of the steps, the longest stretch; what it reads from 0% to 20% (`a fox`) is left out"]
     warnings = []
     out = lower(p, "a1111", warnings)  # can edit, cannot blend: every segment keeps its start
     assert [s.start for s in out.segments] == [0.0, 0.2] and out.segments[0].positive == (F("a fox", 1.2, join=""),)

@@ -61,7 +61,7 @@ def lower(prompt, target: str, warnings=None, *, name: str | None = None, can=No
     ``blend`` each blend's heaviest part. ``name``/``can`` override the module's."""
     from dataclasses import replace
 
-    from ..ir import Blend, ends, flat, fractions, heaviest, longest
+    from ..ir import Blend, ends, flat, fractions, heaviest, join_text, longest
 
     default_name, default_can = capabilities(target)
     name = default_name if name is None else name
@@ -72,8 +72,10 @@ def lower(prompt, target: str, warnings=None, *, name: str | None = None, can=No
         starts, stops = fractions(prompt), ends(prompt)
         for k, other in enumerate(prompt.segments):  # one warning per stretch left out, where it differs
             if k != index:
+                words = join_text(flat(other.positive))
                 when = (f"after step {other.step}" if other.step is not None else
                         f"from {starts[k]:.0%} to {stops[k]:.0%}")
+                when += f" (`{words if len(words) <= 40 else words[:37] + '…'}`)"
                 unsupported(prompt, warnings, "edit", name, _differs(segment, other), start=starts[index],
                             end=stops[index], when=when)
         prompt = replace(prompt, segments=(replace(segment, start=0.0, step=None),))

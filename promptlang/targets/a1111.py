@@ -6,7 +6,7 @@ Escapes. ``( ) [ ] \\`` get a backslash. A1111's attention parser drops a backsl
 escapes nothing, and its prompt-schedule parser takes a backslash and the next character
 as plain text; so words A1111 would otherwise act on are broken up by a lone backslash
 that leaves the tokens as they were: ``AN\\D`` (not a composable-diffusion ``AND``),
-``BREA\\K`` (not a 75-token ``BREAK``), ``<lora\\:x>`` (not an extra network). A side that
+``BREA\\K`` (not a 75-token ``BREAK``), ``<\\lora:x>`` (not an extra network). A side that
 has a prompt edit escapes every ``:`` and ``|`` (``\\:``, ``\\|``): a plain ``:`` there
 breaks the ``[a:b:at]`` around it, and a plain ``|`` makes A1111 read every edit of the
 prompt as text. A positive prompt that ends in ``:number`` (``aspect 16:9``) would be read
@@ -34,17 +34,18 @@ NAME = "AUTOMATIC1111"
 CAN = frozenset({"edit", "weights", "negative_weights"})
 
 # one pass over the text: what A1111 acts on in plain text, as its sources match it:
-# `AND` (re_AND), `BREAK` (re_break), `<name:` (re_extra_net: `<(\w+):([^>]+)>`); the
-# characters every side escapes; those a side with an edit escapes
-_ESCAPE = re.compile(r"(?P<kw>\b(?:AN(?=D\b)|BREA(?=K\b))|<\w+(?=:[^>]+>))|(?P<ch>[\\()\[\]])|(?P<sch>[:|])")
+# `AND` (re_AND), `BREAK` (re_break), `<name:…>` (re_extra_net: `<(\w+):([^>]+)>`, which
+# also matches across the `:` of an edit, so every `<` before a word character is broken);
+# the characters every side escapes; those a side with an edit escapes
+_ESCAPE = re.compile(r"(?P<kw>\b(?:AN(?=D\b)|BREA(?=K\b))|<(?=\w))|(?P<ch>[\\()\[\]])|(?P<sch>[:|])")
 _AND_WEIGHT = re.compile(r":\s*[-+]?(?:\d+\.?|\d*\.\d+)\s*$")  # re_weight's tail: `… :9`
 
 
 def escape(text: str, scheduled: bool = False) -> str:
     """``text`` as A1111 reads it literally; ``scheduled``: inside a side with a prompt edit."""
     def one(m):
-        if m.group("kw"):  # `<name` + `\` before its `:`, unless the `:` gets its own below
-            return m.group("kw") + ("" if scheduled and m.group("kw")[0] == "<" else "\\")
+        if m.group("kw"):
+            return m.group("kw") + "\\"
         if m.group("ch"):
             return "\\" + m.group("ch")
         return "\\" + m.group("sch") if scheduled else m.group("sch")

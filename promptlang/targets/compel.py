@@ -26,7 +26,9 @@ Compel's parser splits ``.`` and ``,`` off as words of their own inside a weight
 or a space that changes no token (CLIP splits punctuation from words anyway); next to
 other punctuation it does (``...`` is one CLIP token, ``. . .`` three), and no escape of
 Compel's keeps them together (``\.`` reaches CLIP with its backslash): such a run is
-written as Compel will re-space it, with a warning that names the place. Everywhere
+written as Compel will re-space it, with a warning that names the place. Before
+parsing, Compel also puts a space after every ``,`` that has none (``a,;b`` becomes
+``a, ;b``, other tokens): warned the same way. Everywhere
 else the text gives Compel the IR's own tokens (tests/test_targets_exact.py checks it
 at the token-id level).
 """
@@ -34,8 +36,8 @@ from __future__ import annotations
 
 import re
 
-from ..ir import Blend, merged
-from . import at, lower, number, runs, warn
+from ..ir import Blend
+from . import at, lower, number, warn
 
 NAME = "Compel's text syntax"
 CAN = frozenset({"blend", "weights", "part_weights"})
@@ -46,6 +48,7 @@ _QUOTE_ESCAPE = re.compile(r"\\(?=[ntfrxu0-9]|$)")
 # punctuation next to punctuation, with a `.` or `,` in it: CLIP keeps such a run whole,
 # Compel's parser splits the `.`/`,` off (`_` is punctuation to CLIP, a word character to `\w`)
 _CLUSTER = re.compile(r"(?:[^\w\s]|_){2,}")
+_COMMA = re.compile(r",(?=[^\w\s]|_)")  # Compel's `re.sub(r',(\S)', r', \1', prompt)`: other tokens here
 
 
 def escape(text: str) -> str:
@@ -74,19 +77,37 @@ def _weighted(prompt, text: str, weight: float, warnings, span=None) -> str:
     return " ".join(out)
 
 
+def runs(fragments) -> list[tuple[str, str, float, object]]:
+    """(join, text, weight, span) of the runs Compel must see, by the rules our encoding
+    follows (:func:`promptlang.diffusion.encode.pieces`): a fragment with no words is left
+    out, and fragments of equal weight are one run only when what joins them is whitespace
+    (or the weight is 1): ``("a")1.1, ("b")1.1`` keeps its comma at weight 1."""
+    out: list[list] = []
+    for frag in fragments:
+        if not frag.text.strip():
+            continue
+        if out and out[-1][2] == frag.weight and (frag.weight == 1.0 or not frag.join.strip()):
+            out[-1][1] += frag.join + frag.text
+        else:
+            out.append([frag.join if out else "", frag.text, frag.weight, frag.span])
+    return [tuple(run) for run in out]
+
+
 def _side(prompt, fragments, warnings) -> str:
     out = []
-    for i, frag in enumerate(merged(fragments)):
-        join, text, weight = (frag.join if i else ""), frag.text, frag.weight
+    for i, (join, text, weight, span) in enumerate(runs(fragments)):
         for found in re.finditer(r'\\(?=[()"])', text):
             warn(warnings, prompt, "a backslash before `(`, `)` or `\"` cannot be written exactly for Compel "
-                                   f"({at(text, found.start())}); a space is put between them", frag.span)
+                                   f"({at(text, found.start())}); a space is put between them", span)
         text = re.sub(r'\\(?=[()"])', "\\\\ ", text)
         join = join if join or not i else " "
         if weight == 1.0:
+            for found in _COMMA.finditer(text):
+                warn(warnings, prompt, f"Compel puts a space after every `,` ({at(text, found.start())}): CLIP "
+                                       f"gets `, {text[found.end()]}`, other tokens", span)
             out.append(join + _SIGN.sub(" ", escape(text)))
         else:
-            out.append(join + _weighted(prompt, text, weight, warnings, frag.span))
+            out.append(join + _weighted(prompt, text, weight, warnings, span))
     return "".join(out)
 
 
@@ -99,7 +120,7 @@ def _blend(blend: Blend) -> str | None:
     parts = []
     for part in blend.parts:
         out = []
-        for i, (join, text, weight) in enumerate(runs(part.fragments)):
+        for i, (join, text, weight, _) in enumerate(runs(part.fragments)):
             if _UNSAFE_IN_BLEND.search(text) or weight < 0:
                 return None
             join = join if join or not i else " "

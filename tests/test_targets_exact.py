@@ -189,7 +189,8 @@ def ir_runs(fragments) -> list[tuple[str, float]]:
 
 def check_a1111(prompt: Prompt, steps=(10, 20, 30)) -> None:
     """The A1111 text of ``prompt``, read back at every iteration of 10/20/30 steps, is the
-    segment the renderer uses then (:func:`ir.switch_steps`), word for word and weight for weight."""
+    segment the renderer uses then (:func:`ir.switch_steps`), word for word and weight for weight;
+    for a second-order sampler too (2N-1 iterations, which A1111 counts as 2N)."""
     warnings: list = []
     positive, negative = a1111.sides(prompt, warnings)
     lowered = lower(prompt, "a1111")
@@ -197,13 +198,13 @@ def check_a1111(prompt: Prompt, steps=(10, 20, 30)) -> None:
         reader = A1111(text, is_positive)
         assert reader.networks == [], text
         assert len(reader.and_parts) == 1 and not reader.and_weight, text
-        for n in steps:
-            starts = ir.switch_steps(lowered, n, n)
-            for step in range(n):
+        for n, iterations, total in [(n, n, n) for n in steps] + [(n, 2 * n - 1, 2 * n) for n in steps[:1]]:
+            starts = ir.switch_steps(lowered, iterations, n)
+            for step in range(iterations):
                 k = max(i for i, s in enumerate(starts) if s <= step)
                 segment = lowered.segments[k]
                 want = ir_runs(ir.flat(segment.positive) if is_positive else segment.negative)
-                assert reader.attention(reader.at(step, n)) == want, (text, n, step)
+                assert reader.attention(reader.at(step, total)) == want, (text, n, step)
         assert reader.breaks == 0, text
 
 
@@ -306,6 +307,44 @@ def check_compel(prompt: Prompt) -> list:
     return warnings
 
 
+# =========================================================================== Midjourney
+
+def midjourney(text: str):
+    """How Midjourney reads a prompt: parameters start at ``--name``; the rest is a
+    multi-prompt, ``text::weight`` parts (a bare ``::`` is weight 1; no ``::`` at all: one
+    part of weight 1). Returns ([(words, weight)], {parameter: value})."""
+    body, *rest = re.split(r"(?:^|\s)--(?=[a-z])", text)
+    params = {}
+    for item in rest:
+        name, _, value = item.partition(" ")
+        params[name] = value.strip()
+    parts = []
+    for words, weight in re.findall(r"(.*?)::(-?[\d.]+)?\s*", body):
+        parts.append((_words(words), float(weight) if weight else 1.0))
+    tail = re.sub(r"(.*?)::(-?[\d.]+)?\s*", "", body)
+    if tail.strip() or not parts:
+        parts.append((_words(tail), 1.0))
+    return parts, params
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[^\s,]+", text)
+
+
+def check_midjourney(prompt: Prompt) -> None:
+    warnings: list = []
+    parts, params = midjourney(emit("midjourney", prompt, warnings))
+    (segment,) = lower(prompt, "midjourney").segments
+    if isinstance(segment.positive, Blend):
+        want = [(_words(ir.join_text(p.fragments)), float(number(p.weight))) for p in segment.positive.parts]
+    elif all(f.weight == 1.0 for f in segment.positive):
+        want = [(_words(ir.join_text(segment.positive)), 1.0)]
+    else:
+        want = [(_words(f.text), float(number(f.weight))) for f in ir.merged(segment.positive)]
+    assert parts == want
+    assert _words(params.get("no", "")) == _words(ir.join_text(segment.negative))
+
+
 # =========================================================================== generated IRs
 
 WORDS = ["a cat", "AND", "BREAK", "embedding:easynegative", "<lora:detail:0.8>", "16:9", "x|y", "...",
@@ -351,6 +390,20 @@ def test_a1111_reads_back_the_ir_at_every_step(prompt):
 @example(Prompt("p", (Segment(0.0, (Fragment("a\\", 1.0, ""), Fragment("b", 1.3, "")), ()),), Settings()))
 def test_comfyui_reads_back_the_ir_tokens(prompt):
     check_comfyui(prompt)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(prompts(max_segments=1).filter(lambda p: not re.search(r"::|--", str(p.segments))))
+def test_midjourney_reads_back_the_ir_words_and_weights(prompt):
+    check_midjourney(prompt)
+
+
+def test_midjourney_warns_for_each_broken_up_separator():
+    warnings = []
+    out = emit("midjourney", one(F("a::b -- c", join=""), F("x::y")), warnings)
+    assert out.startswith("a: :b - - c, x: :y")
+    assert [w.message.split("(")[1].split(")")[0] for w in warnings] == [
+        "at character 2 of `a::b -- c`", "at character 6 of `a::b -- c`", "at character 2 of `x::y`"]
 
 
 COMPEL_TEXT = st.one_of(st.sampled_from(["a cat", "...", "wait... what", "hat, coat", "a.b", "?!.", "(x).",
@@ -490,3 +543,22 @@ def test_our_embedding_equals_compel_fed_our_compel_text(tiny):
         assert ours["prompt_embeds"].shape == ref.embeds.shape
         assert (ours["prompt_embeds"] - ref.embeds).abs().max().item() < 1e-5
         assert (ours["negative_prompt_embeds"] - ref.negative_embeds).abs().max().item() < 1e-5
+
+
+def test_a_step_edit_renders_shows_and_reproduces(tiny_cli, capsys):
+    from pathlib import Path
+
+    import numpy as np
+    from PIL import Image
+
+    Path("s.prompt").write_text('prompt s {\n subject "a cat" -> "a dog" at step 2, "x" -> "y" at step 3\n'
+                                ' steps 4\n size 64x64\n seed 1\n}\n', encoding="utf-8")
+    assert tiny_cli("render", "s.prompt", "--model", "builtin:tiny", "-o", "out", "-q") == 0
+    capsys.readouterr()
+    assert tiny_cli("show", "out/s-1.png") == 0
+    shown = capsys.readouterr().out
+    assert "after step 2: a dog, x" in shown and "after step 3: a dog, y" in shown
+    assert "a [cat, x:[dog, x:dog, y:3]:2]" in shown  # the `parameters` chunk A1111 reads
+    assert tiny_cli("reproduce", "out/s-1.png", "-o", "again", "-q") == 0
+    same = [np.asarray(Image.open(p)) for p in ("out/s-1.png", "again/s-1.png")]
+    assert np.array_equal(*same)

@@ -214,7 +214,7 @@ def _checked(prompt: ir.Prompt) -> ir.Prompt:
     if all(step is None for step in steps):
         if any(not (a < b <= 1.0) for a, b in zip(starts, starts[1:])):
             raise ValueError("bad segment starts (0 first, then rising, at most 1)")
-    elif any(step is None for step in steps) or any(not (0 < a < b) for a, b in zip([0] + steps, steps)) \
+    elif any(step is None for step in steps) or any(not (0 <= a < b) for a, b in zip([0] + steps, steps)) \
             or any(not (0 <= a <= b <= 1.0) for a, b in zip(starts, starts[1:])):
         raise ValueError("bad segment steps (all absolute, rising from 1)")
     for segment in prompt.segments:

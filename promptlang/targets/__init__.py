@@ -39,7 +39,7 @@ FEATURES = {
     "blend": "{name} cannot blend prompts (`blend`): written with the heaviest part (weight {weight})",
     "weights": "{name} has no weights: `{text}` is written without its weight {weight}",
     "part_weights": "{name} weights whole parts of a multi-prompt: weights inside the parts of a blend are left out",
-    "negative_weights": "{name}'s --no takes no weights; negative weights are left out",
+    "negative_weights": "{name}'s --no takes no weights: `{text}` is written without its weight {weight}",
 }
 
 

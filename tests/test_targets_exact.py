@@ -562,3 +562,12 @@ def test_a_step_edit_renders_shows_and_reproduces(tiny_cli, capsys):
     assert tiny_cli("reproduce", "out/s-1.png", "-o", "again", "-q") == 0
     same = [np.asarray(Image.open(p)) for p in ("out/s-1.png", "again/s-1.png")]
     assert np.array_equal(*same)
+
+
+def test_compel_respacing_inside_a_blend_part_is_warned():
+    part = Part(0.6, (F("a cat", join=""), F("wait...", 1.2, " ")))
+    prompt = Prompt("p", (Segment(0.0, Blend((part, Part(0.4, (F("a dog", join=""),)))), ()),), Settings())
+    warnings = []
+    assert emit("compel", prompt, warnings) == '("a cat (wait...)1.2", "a dog").blend(0.6, 0.4)'
+    assert [w.message.split(" (")[0] for w in warnings] == ["prompt `p`: Compel's parser re-spaces `...` inside a "
+                                                            "weighted run"]

@@ -63,11 +63,7 @@ def _weighted(prompt, text: str, weight: float, warnings, span=None) -> str:
     if len(parts) > 1:
         warn(warnings, prompt, f"Compel cannot weight `{'`, `'.join(dict.fromkeys(parts[1::2]))}` "
                                f"in `{text}`: written with weight 1", span)
-    for found in _CLUSTER.finditer(text):
-        if re.search(r"[.,]", found.group(0)) and not _BARE.fullmatch(found.group(0)):
-            spaced = " ".join(re.findall(r"[.,]|[^.,]+", found.group(0)))
-            warn(warnings, prompt, f"Compel's parser re-spaces `{found.group(0)}` inside a weighted run "
-                                   f"({at(text, found.start())}): CLIP gets `{spaced}`, other tokens", span)
+    _respaced(prompt, text, weight, warnings, span)
     out = []
     for k, part in enumerate(parts):
         if k % 2:
@@ -102,9 +98,7 @@ def _side(prompt, fragments, warnings) -> str:
         text = re.sub(r'\\(?=[()"])', "\\\\ ", text)
         join = join if join or not i else " "
         if weight == 1.0:
-            for found in _COMMA.finditer(text):
-                warn(warnings, prompt, f"Compel puts a space after every `,` ({at(text, found.start())}): CLIP "
-                                       f"gets `, {text[found.end()]}`, other tokens", span)
+            _respaced(prompt, text, weight, warnings, span)
             out.append(join + _SIGN.sub(" ", escape(text)))
         else:
             out.append(join + _weighted(prompt, text, weight, warnings, span))
@@ -114,25 +108,42 @@ def _side(prompt, fragments, warnings) -> str:
 _UNSAFE_IN_BLEND = re.compile(r'["\\()+=-]')
 
 
-def _blend(blend: Blend) -> str | None:
+def _respaced(prompt, text: str, weight: float, warnings, span) -> None:
+    """A warning for each place where Compel's parser changes the tokens of ``text``."""
+    if weight == 1.0:
+        for found in _COMMA.finditer(text):
+            warn(warnings, prompt, f"Compel puts a space after every `,` ({at(text, found.start())}): CLIP "
+                                   f"gets `, {text[found.end()]}`, other tokens", span)
+        return
+    for found in _CLUSTER.finditer(text):
+        if re.search(r"[.,]", found.group(0)) and not _BARE.fullmatch(found.group(0)):
+            spaced = " ".join(re.findall(r"[.,]|[^.,]+", found.group(0)))
+            warn(warnings, prompt, f"Compel's parser re-spaces `{found.group(0)}` inside a weighted run "
+                                   f"({at(text, found.start())}): CLIP gets `{spaced}`, other tokens", span)
+
+
+def _blend(prompt, blend: Blend, warnings) -> str | None:
     """``("part one", "part two").blend(0.6, 0.4)``, or None where a part holds text that
     cannot be written safely inside Compel's quoted blend parts."""
-    parts = []
+    parts, found = [], []
     for part in blend.parts:
         out = []
-        for i, (join, text, weight, _) in enumerate(runs(part.fragments)):
+        for i, (join, text, weight, span) in enumerate(runs(part.fragments)):
             if _UNSAFE_IN_BLEND.search(text) or weight < 0:
                 return None
+            found.append((text, weight, span))
             join = join if join or not i else " "
             out.append(join + (text if weight == 1.0 else f"({text}){number(weight)}"))
         parts.append('"' + "".join(out) + '"')
+    for text, weight, span in found:
+        _respaced(prompt, text, weight, warnings, span)
     return f"({', '.join(parts)}).blend({', '.join(number(part.weight) for part in blend.parts)})"
 
 
 def emit(prompt, warnings=None) -> str:
     prompt = lower(prompt, "compel", warnings)
     (segment,) = prompt.segments
-    blend = _blend(segment.positive) if isinstance(segment.positive, Blend) else None
+    blend = _blend(prompt, segment.positive, warnings) if isinstance(segment.positive, Blend) else None
     if isinstance(segment.positive, Blend) and blend is None:
         prompt = lower(prompt, "compel", warnings, can=CAN - {"blend"},
                        name=NAME + ", with `\" \\ ( ) + = -` inside a blend part,")

@@ -47,8 +47,9 @@ def emit(prompt, warnings=None) -> str:
     elif all(w == 1.0 for _, _, w in parts):
         out = escape(join_text(segment.positive))
     else:
-        for frag in merged(segment.positive)[1:]:
-            if frag.join == " ":
+        frags = merged(segment.positive)
+        for k, frag in enumerate(frags):  # a weighted fragment written side by side with its neighbour
+            if frag.weight != 1.0 and ((k and frag.join == " ") or (k + 1 < len(frags) and frags[k + 1].join == " ")):
                 warn(warnings, prompt, "Midjourney weights whole parts (`text::w`): a weighted phrase inside a "
                                        f"sentence becomes a part of its own (`{frag.text}`)", frag.span)
         if any(w < 0 for _, _, w in parts) and sum(w for _, _, w in parts) <= 0:

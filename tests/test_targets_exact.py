@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from promptlang import compile_source, ir
 from promptlang.ir import Blend, Fragment, Part, Prompt, Segment
 from promptlang.settings import Settings
-from promptlang.targets import a1111, comfyui, compel, emit, lower, number
+from promptlang.targets import a1111, comfyui, emit, lower, number
 from promptlang.tokens import _tokenizer
 
 from test_compel_target import parse  # Compel's own parser, loaded without torch

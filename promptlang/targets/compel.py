@@ -91,14 +91,15 @@ def runs(fragments) -> list[tuple[str, str, float, object]]:
 
 def _side(prompt, fragments, warnings) -> str:
     out = []
-    for i, (join, text, weight, span) in enumerate(runs(fragments)):
+    found = runs(fragments)
+    for i, (join, text, weight, span) in enumerate(found):
         for found in re.finditer(r'\\(?=[()"])', text):
             warn(warnings, prompt, "a backslash before `(`, `)` or `\"` cannot be written exactly for Compel "
                                    f"({at(text, found.start())}); a space is put between them", span)
         text = re.sub(r'\\(?=[()"])', "\\\\ ", text)
         join = join if join or not i else " "
         if weight == 1.0:
-            _respaced(prompt, text, weight, warnings, span)
+            _respaced(prompt, text, weight, warnings, span, found[i + 1][0] if i + 1 < len(found) else "")
             out.append(join + _SIGN.sub(" ", escape(text)))
         else:
             out.append(join + _weighted(prompt, text, weight, warnings, span))
@@ -108,9 +109,11 @@ def _side(prompt, fragments, warnings) -> str:
 _UNSAFE_IN_BLEND = re.compile(r'["\\()+=-]')
 
 
-def _respaced(prompt, text: str, weight: float, warnings, span) -> None:
-    """A warning for each place where Compel's parser changes the tokens of ``text``."""
+def _respaced(prompt, text: str, weight: float, warnings, span, after: str = "") -> None:
+    """A warning for each place where Compel's parser changes the tokens of ``text``
+    (``after``: the join that follows it, for a `,` at its end)."""
     if weight == 1.0:
+        text += after[:1]
         for found in _COMMA.finditer(text):
             warn(warnings, prompt, f"Compel puts a space after every `,` ({at(text, found.start())}): CLIP "
                                    f"gets `, {text[found.end()]}`, other tokens", span)
@@ -128,15 +131,16 @@ def _blend(prompt, blend: Blend, warnings) -> str | None:
     parts, found = [], []
     for part in blend.parts:
         out = []
-        for i, (join, text, weight, span) in enumerate(runs(part.fragments)):
+        pieces = runs(part.fragments)
+        for i, (join, text, weight, span) in enumerate(pieces):
             if _UNSAFE_IN_BLEND.search(text) or weight < 0:
                 return None
-            found.append((text, weight, span))
+            found.append((text, weight, span, pieces[i + 1][0] if i + 1 < len(pieces) else ""))
             join = join if join or not i else " "
             out.append(join + (text if weight == 1.0 else f"({text}){number(weight)}"))
         parts.append('"' + "".join(out) + '"')
-    for text, weight, span in found:
-        _respaced(prompt, text, weight, warnings, span)
+    for text, weight, span, after in found:
+        _respaced(prompt, text, weight, warnings, span, after)
     return f"({', '.join(parts)}).blend({', '.join(number(part.weight) for part in blend.parts)})"
 
 

@@ -91,15 +91,15 @@ def runs(fragments) -> list[tuple[str, str, float, object]]:
 
 def _side(prompt, fragments, warnings) -> str:
     out = []
-    found = runs(fragments)
-    for i, (join, text, weight, span) in enumerate(found):
+    pieces = runs(fragments)
+    for i, (join, text, weight, span) in enumerate(pieces):
         for found in re.finditer(r'\\(?=[()"])', text):
             warn(warnings, prompt, "a backslash before `(`, `)` or `\"` cannot be written exactly for Compel "
                                    f"({at(text, found.start())}); a space is put between them", span)
         text = re.sub(r'\\(?=[()"])', "\\\\ ", text)
         join = join if join or not i else " "
         if weight == 1.0:
-            _respaced(prompt, text, weight, warnings, span, found[i + 1][0] if i + 1 < len(found) else "")
+            _respaced(prompt, text, weight, warnings, span, pieces[i + 1][0] if i + 1 < len(pieces) else "")
             out.append(join + _SIGN.sub(" ", escape(text)))
         else:
             out.append(join + _weighted(prompt, text, weight, warnings, span))

@@ -571,3 +571,15 @@ def test_compel_respacing_inside_a_blend_part_is_warned():
     assert emit("compel", prompt, warnings) == '("a cat (wait...)1.2", "a dog").blend(0.6, 0.4)'
     assert [w.message.split(" (")[0] for w in warnings] == ["prompt `p`: Compel's parser re-spaces `...` inside a "
                                                             "weighted run"]
+
+
+def test_embed_records_the_steps_of_step_edits(tiny_cli, capsys):
+    import json
+    from pathlib import Path
+
+    from promptlang.artifacts.embeddings import load as load_embeddings
+
+    Path("e.prompt").write_text('prompt e {\n subject "a cat" -> "a dog" at step 3\n steps 12\n}\n', encoding="utf-8")
+    assert tiny_cli("embed", "e.prompt", "--model", "builtin:tiny", "-o", "emb") == 0
+    _, meta = load_embeddings(Path("emb") / "e.safetensors")
+    assert json.loads(meta["stages"]) == [0.25] and json.loads(meta["stage_steps"]) == [3]

@@ -201,11 +201,13 @@ _EXAMPLES = {
         'prompt a { subject "x" -> }', 'prompt a { subject "x" ->\n}', 'prompt a { subject "x" -> at 0.4 }',
         'prompt a { subject "x" -> , "y" }',
     ],
-    "a prompt edit needs `at` and the fraction of the steps when it switches, as in `\"a cat\" -> \"a dog\" at 0.4`": [
+    "a prompt edit needs `at` and the fraction of the steps when it switches, as in `\"a cat\" -> \"a dog\" at 0.4` "
+    "(or `at step 12`)": [
         'prompt a { subject "x" -> "y" }', 'prompt a { subject "x" -> "y"\n}', 'prompt a { subject "x" -> "y" "z" }',
         'prompt a { subject "x" -> "y", "z" }', 'prompt a { subject "x" -> "y" at }',
         'prompt a { subject "x" -> "y" at\n}', 'prompt a { subject "x" -> "y" at x }',
-        'prompt a { subject "x" -> "y" at "z" }',
+        'prompt a { subject "x" -> "y" at "z" }', 'prompt a { subject "x" -> "y" at steps 12 }',
+        'prompt a { subject "x" -> "y" at step }', 'prompt a { subject "x" -> "y" at step x }',
     ],
     "unexpected `}`: there is no open block to close": ['}', 'prompt a {}\n}', 'prompt a {} }'],
     "a `.` must be followed by a catalog entry's name (as in `core.van_gogh`)": [
@@ -441,7 +443,8 @@ class _Builder:
         if not 0 <= at <= 1:
             raise self.error(f"`at {at_tok}` is out of range: it is the fraction of the steps (0 to 1) "
                              "after which the second text takes over", at_tok,
-                             hint="`at 0.4` switches after 40 % of the steps")
+                             hint="`at 0.4` switches after 40 % of the steps" +
+                             (f"; `at step {at_tok}` after step {at_tok}" if at_tok.isdigit() and at >= 1 else ""))
         return ast.Edit(before, after, at, self.span(node))
 
     def phrase(self, slot: str, node: Tree) -> ast.Phrase:

@@ -4,7 +4,6 @@ steps (`"a cat" -> "a dog" at 0.4`): syntax, resolution, text targets, embedding
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import replace
 
 import pytest
@@ -144,41 +143,6 @@ def test_plain_prompts_json_adds_only_version_and_settings():
 
 # --------------------------------------------------------------------------- text targets
 
-def _split_top(body: str) -> list[str]:
-    """Split at `:` outside parentheses, skipping backslash escapes."""
-    parts, depth, current, i = [], 0, "", 0
-    while i < len(body):
-        ch = body[i]
-        if ch == "\\":
-            current += body[i:i + 2]
-            i += 2
-            continue
-        depth += (ch == "(") - (ch == ")")
-        if ch == ":" and depth == 0:
-            parts.append(current)
-            current = ""
-        else:
-            current += ch
-        i += 1
-    return parts + [current]
-
-
-def _a1111_at(text: str, step: int, steps: int) -> str:
-    """What AUTOMATIC1111 reads at iteration `step` (its sampler's counter, from 0) from
-    `[a:b:when]`, `[b:when]`, `[a::when]` (nested, innermost first): `a` while
-    step <= int(when * steps), then `b`. A reference written for these tests from A1111's
-    documented semantics (tests/test_targets_exact.py has the whole reader)."""
-    innermost = re.compile(r"(?<!\\)\[((?:[^\[\]\\]|\\.)*)(?<!\\)\]")
-    while True:
-        found = innermost.search(text)
-        if not found:
-            return text
-        parts = _split_top(found.group(1))
-        before, after, when = ("", *parts) if len(parts) == 2 else parts
-        chosen = before if step <= int(float(when) * steps) else after
-        text = text[:found.start()] + chosen + text[found.end():]
-
-
 @pytest.mark.parametrize("source,expected", [
     ('prompt a { subject "a" "cat" -> "dog" at 0.4 "on a mat" }', "a [cat:dog:0.4] on a mat"),
     ('prompt a { subject "a cat", "" -> "hat" at 0.3, "smiling" }', "a cat[, hat:0.3], smiling"),
@@ -201,8 +165,10 @@ def test_a1111_writes_prompt_editing(source, expected):
 ])
 @pytest.mark.parametrize("steps", [4, 10, 30])
 def test_a1111_edits_read_back_as_each_stage(source, steps):
-    """Expanding the emitted `[a:b:when]` at every step gives that step's stage text."""
+    """Expanding the emitted `[a:b:when]` at every step (A1111's sampler counter, from 0) gives
+    that step's stage text (the reader is tests/test_targets_exact.py's, which checks weights too)."""
     from promptlang.targets.a1111 import _side
+    from test_targets_exact import A1111
 
     (p,) = compiled(source).prompts
     out = emit("a1111", p)
@@ -211,9 +177,9 @@ def test_a1111_edits_read_back_as_each_stage(source, steps):
     stages = p.segments
     for step in range(steps):
         k = max(i for i, s in enumerate(starts) if s <= step)
-        assert _a1111_at(positive, step, steps) == _side(p, stages[k].positive, None)
+        assert A1111(positive).at(step, steps) == _side(p, stages[k].positive, None)
         if negative:
-            assert _a1111_at(negative, step, steps) == _side(p, stages[k].negative, None)
+            assert A1111(negative, False).at(step, steps) == _side(p, stages[k].negative, None)
 
 
 def test_midjourney_writes_a_blend_as_a_multi_prompt():

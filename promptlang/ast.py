@@ -50,12 +50,14 @@ class Edit:
 
     ``before`` holds until the fraction ``at`` of the denoising steps, ``after`` from
     then on. Either side may be an empty literal (add or remove words at that point).
+    ``step``: ``at step 12`` — ``at`` is then an absolute step (a whole number from 1).
     """
 
     before: Item
     after: Item
     at: float
     span: Span
+    step: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,14 +4,13 @@ The IR is the contract between resolution and every back end (text targets,
 Compel encoding, rendering). It is frozen; rewrites use ``dataclasses.replace``.
 
 A prompt is one schedule: a tuple of :class:`Segment`, each taking over at a fraction
-of the denoising steps. A plain prompt has one segment at 0; a prompt edit
-(``"a cat" -> "a dog" at 0.4``) adds segments. A segment's positive side is either
+of the denoising steps (or after an absolute step). A plain prompt has one segment at 0;
+a prompt edit (``"a cat" -> "a dog" at 0.4``, ``… at step 12``) adds segments. A segment's positive side is either
 text (fragments) or a :class:`Blend` of weighted texts. Every consumer walks the
 segments the same way; none special-cases the first.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, replace
 
 from .ast import Span
@@ -53,24 +52,35 @@ class Blend:
 
 @dataclass(frozen=True, slots=True)
 class Segment:
-    """What a prompt says from the fraction ``start`` of the denoising steps on."""
+    """What a prompt says from the fraction ``start`` of the denoising steps on.
+
+    ``step``: set for an edit written ``at step 12`` (AUTOMATIC1111's ``[a:b:12]``): the
+    segment takes over after that absolute step, whatever the number of steps; ``start``
+    is then only that step as a fraction of the steps the prompt states (or 30), capped
+    at 1, for display and for choosing the longest stretch (:func:`fractions`)."""
 
     start: float
     positive: tuple[Fragment, ...] | Blend
     negative: tuple[Fragment, ...]
+    step: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Prompt:
     """A resolved prompt: one schedule of segments, in order of ``start`` (the first at 0),
     and its settings as stated (``None``: not stated; see :func:`promptlang.settings.complete`).
-    ``origin`` will record how expansion picked this prompt (empty for now)."""
+    ``origin`` will record how expansion picked this prompt (empty for now).
+
+    ``timing``: how segment starts become sampler iterations (:func:`switch_steps`):
+    ``"a1111"`` (AUTOMATIC1111's counting), or ``"floor"`` for records written before
+    promptlang counted that way, so that they keep rendering the same pixels."""
 
     name: str
     segments: tuple[Segment, ...]
     settings: Settings
     origin: tuple = ()
     span: Span | None = field(default=None, compare=False)
+    timing: str = "a1111"
 
 
 Params = Settings  # the old name, kept for `promptlang.Params`
@@ -94,20 +104,51 @@ def flat(positive) -> tuple[Fragment, ...]:
     return heaviest(positive).fragments if isinstance(positive, Blend) else positive
 
 
-def switch_steps(prompt: Prompt, iterations: int) -> list[int]:
-    """The iteration (0-based) at which each segment starts, for ``iterations`` denoising
-    iterations: ``floor(start * iterations)``, as AUTOMATIC1111 counts ``[a:b:at]``."""
-    return [min(iterations, math.floor(s.start * iterations + 1e-9)) for s in prompt.segments]
+TIMINGS = ("a1111", "floor")
+
+
+def switch_steps(prompt: Prompt, iterations: int, steps: int | None = None) -> list[int]:
+    """The iteration (0-based) at which each segment starts, for ``steps`` sampling steps
+    that take ``iterations`` denoising iterations (model calls; ``steps`` defaults to the
+    prompt's). An iteration at or past ``iterations`` means the segment never starts.
+
+    AUTOMATIC1111's counting (``prompt_parser.get_learned_conditioning_prompt_schedules``
+    and its sampler's step counter): a sampler that calls the model about twice a step
+    (Heun, DPM2: 2N-1 iterations for N steps) counts ``total = 2N``, any other ``total = N``;
+    an edit at fraction ``at`` switches after iteration ``min(total, int(at * total))``,
+    one at absolute step ``k`` after iteration ``min(total, k)``. So ``[a:b:0.4]`` at 10
+    steps holds ``a`` for iterations 0-4 and ``b`` from 5, and at 0.97 never switches.
+
+    Records made before (``timing == "floor"``) switch at ``floor(start * iterations)``."""
+    if prompt.timing == "floor":
+        import math
+
+        return [min(iterations, math.floor(s.start * iterations + 1e-9)) for s in prompt.segments]
+    steps = steps if steps is not None else (prompt.settings.steps or iterations)
+    total = 2 * steps if iterations > steps else steps
+    out = [0]
+    for s in prompt.segments[1:]:
+        when = min(total, s.step if s.step is not None else int(s.start * total))
+        out.append(min(iterations, when + 1))
+    return out
+
+
+def fractions(prompt: Prompt) -> list[float]:
+    """Each segment's start as a fraction of the prompt's steps (stated, or 30); a segment
+    ``at step k`` starts at ``k / steps``, capped at 1."""
+    steps = complete(prompt.settings).steps
+    return [min(1.0, s.step / steps) if s.step is not None else s.start for s in prompt.segments]
 
 
 def ends(prompt: Prompt) -> list[float]:
     """The fraction of the steps at which each segment stops holding."""
-    return [s.start for s in prompt.segments[1:]] + [1.0]
+    return fractions(prompt)[1:] + [1.0]
 
 
 def longest(prompt: Prompt) -> Segment:
     """The segment that holds for the largest share of the steps (the first of equals)."""
-    return max(zip(prompt.segments, ends(prompt)), key=lambda pair: pair[1] - pair[0].start)[0]
+    pairs = zip(prompt.segments, fractions(prompt), ends(prompt))
+    return max(pairs, key=lambda triple: triple[2] - triple[1])[0]
 
 
 def merged(fragments) -> list[Fragment]:
@@ -151,7 +192,8 @@ def to_json(prompt: Prompt) -> dict:
     ``positive``/``negative``/``params`` keep their version-1 meaning: what the first
     segment says (a blend's heaviest part) and the settings completed for a 512 native
     size. ``segments`` (the whole schedule) is there when a prompt has more than one
-    segment or a blend; ``settings`` holds only what was stated."""
+    segment or a blend, with ``timing`` (see :attr:`Prompt.timing`; a record without it
+    was written before, and counts ``"floor"``); ``settings`` holds only what was stated."""
     first = prompt.segments[0]
     p = complete(prompt.settings)
     out = {
@@ -163,6 +205,7 @@ def to_json(prompt: Prompt) -> dict:
     }
     if len(prompt.segments) > 1 or isinstance(first.positive, Blend):
         out["segments"] = [_segment_json(s) for s in prompt.segments]
+        out["timing"] = prompt.timing
     s = prompt.settings
     out["settings"] = {name: (_aspect(value) if name == "aspect" else value)
                        for name in Settings.__slots__ if (value := getattr(s, name)) is not None}
@@ -175,7 +218,8 @@ def _segment_json(segment: Segment) -> dict:
                               for part in segment.positive.parts]}
     else:
         positive = {"positive": _frags(segment.positive)}
-    return {"start": segment.start, **positive, "negative": _frags(segment.negative)}
+    step = {} if segment.step is None else {"step": segment.step}
+    return {"start": segment.start, **step, **positive, "negative": _frags(segment.negative)}
 
 
 def from_json(data: dict) -> Prompt:
@@ -196,13 +240,23 @@ def from_json(data: dict) -> Prompt:
     def positive(d, fragments_key="positive"):
         return blend(d["blend"]) if d.get("blend") else frags(d[fragments_key])
 
+    def step(d):
+        value = d.get("step")
+        if value is not None and (type(value) is not int or value < 1):
+            raise ValueError(f"bad step {value!r}")
+        return value
+
     if version >= 2 and data.get("segments"):
-        segments = tuple(Segment(float(s["start"]), positive(s), frags(s["negative"])) for s in data["segments"])
+        segments = tuple(Segment(float(s["start"]), positive(s), frags(s["negative"]), step(s))
+                         for s in data["segments"])
     else:
         segments = (Segment(0.0, positive(data), frags(data["negative"])),)
         segments += tuple(Segment(float(s["at"]), positive(s), frags(s["negative"])) for s in data.get("stages") or ())
     stated = data["settings"] if version >= 2 and "settings" in data else data["params"]
-    return Prompt(str(data["name"]), segments, _settings(stated))
+    timing = data.get("timing", "floor") if len(segments) > 1 else "a1111"
+    if timing not in TIMINGS:
+        raise ValueError(f"unknown timing {timing!r}")
+    return Prompt(str(data["name"]), segments, _settings(stated), timing=timing)
 
 
 def _settings(d: dict) -> Settings:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import ast, catalog, ir, template
-from .settings import Settings
+from .settings import Settings, complete
 from .errors import PromptError, Warning_, suggest
 
 MAX_EXTENDS_DEPTH = 64
@@ -345,23 +345,37 @@ def _build(decl: ast.PromptDecl, merged: _Merged, scope: Scope, warnings: list) 
     if not edits and not blends:
         return ir.Prompt(decl.name, (_build_plain(decl, merged, scope, warnings),), _settings(merged.params),
                          span=decl.span)
-    starts = [0.0] + sorted({edit.at for edit in edits if 0 < edit.at < 1})
+    by_step = [edit for edit in edits if edit.step]
+    if by_step and len(by_step) < len(edits):
+        fraction = next(edit for edit in edits if not edit.step)
+        raise PromptError(f"prompt `{decl.name}` switches both at a fraction of the steps (line "
+                          f"{fraction.span.line}) and at an absolute step: their order would depend on the "
+                          "number of steps", by_step[0].span,
+                          hint="write every edit of a prompt the same way: `at 0.4`, or `at step 12`")
+    if by_step:  # every edit at an absolute step: a segment per step, its fraction for display only
+        starts = [0.0] + sorted({edit.at for edit in by_step})
+    else:
+        starts = [0.0] + sorted({edit.at for edit in edits if 0 < edit.at < 1})
     if len(starts) * max(1, len(blends and blends[0].phrases)) > MAX_VARIANTS:
         raise PromptError(f"prompt `{decl.name}` switches {len(starts) - 1} times and blends "
                           f"{len(blends and blends[0].phrases)} parts: more than {MAX_VARIANTS} variants to resolve",
                           decl.span)
     found: list[Warning_] = []
     segments = []
+    settings = _settings(merged.params)
+    steps = complete(settings).steps
     for start in starts:
         slots = _edited(merged.slots, start)
         if not blends:
             segment = replace(_build_plain(decl, _Merged(slots, merged.params), scope, found), start=start)
         else:
             segment = _blended(decl, blends[0], slots, merged.params, scope, found, start)
+        if by_step and start:
+            segment = replace(segment, start=min(1.0, start / steps), step=int(start))
         if not segments or (segment.positive, segment.negative) != (segments[-1].positive, segments[-1].negative):
             segments.append(segment)
     warnings.extend(w for i, w in enumerate(found) if w not in found[:i])
-    return ir.Prompt(decl.name, tuple(segments), _settings(merged.params), span=decl.span)
+    return ir.Prompt(decl.name, tuple(segments), settings, span=decl.span)
 
 
 def _edited(slots: dict, start: float) -> dict:

@@ -201,11 +201,13 @@ _EXAMPLES = {
         'prompt a { subject "x" -> }', 'prompt a { subject "x" ->\n}', 'prompt a { subject "x" -> at 0.4 }',
         'prompt a { subject "x" -> , "y" }',
     ],
-    "a prompt edit needs `at` and the fraction of the steps when it switches, as in `\"a cat\" -> \"a dog\" at 0.4`": [
+    "a prompt edit needs `at` and the fraction of the steps when it switches, as in `\"a cat\" -> \"a dog\" at 0.4` "
+    "(or `at step 12`)": [
         'prompt a { subject "x" -> "y" }', 'prompt a { subject "x" -> "y"\n}', 'prompt a { subject "x" -> "y" "z" }',
         'prompt a { subject "x" -> "y", "z" }', 'prompt a { subject "x" -> "y" at }',
         'prompt a { subject "x" -> "y" at\n}', 'prompt a { subject "x" -> "y" at x }',
-        'prompt a { subject "x" -> "y" at "z" }',
+        'prompt a { subject "x" -> "y" at "z" }', 'prompt a { subject "x" -> "y" at steps 12 }',
+        'prompt a { subject "x" -> "y" at step }', 'prompt a { subject "x" -> "y" at step x }',
     ],
     "unexpected `}`: there is no open block to close": ['}', 'prompt a {}\n}', 'prompt a {} }'],
     "a `.` must be followed by a catalog entry's name (as in `core.van_gogh`)": [
@@ -217,7 +219,7 @@ _FRIENDLY = {
     "NAME": "a name", "STRING": "a quoted string", "NUMBER": "a number", "SIZE": "a size such as 768x512",
     "RATIO": "a ratio such as 16:9", "SIGNED_NUMBER": "a number", "PLUSES": "`+`", "MINUSES": "`-`",
     "_NL": "a new line", "LBRACE": "`{`", "RBRACE": "`}`", "COMMA": "`,`", "COLON": "`:`", "DOT": "`.`",
-    "BLEND": "`blend`", "AT": "`at`", "ARROW": "`->`", "USE": "`use`", "PROMPT": "`prompt`", "DEFAULTS": "`defaults`", "EXTENDS": "`extends`",
+    "BLEND": "`blend`", "AT": "`at`", "STEP": "`step`", "ARROW": "`->`", "USE": "`use`", "PROMPT": "`prompt`", "DEFAULTS": "`defaults`", "EXTENDS": "`extends`",
     "COMPARE": "`>=`, `<` or another comparison", "VERSION": "a version such as 1.2.0",
     "$END": "the end of the file",
 }
@@ -425,15 +427,24 @@ class _Builder:
         return ast.Slot(slot, phrases, self.span(field), blend=self.span(keyword))
 
     def edit(self, slot: str, node: Tree) -> ast.Edit:
-        before, _, after, _, at_tok = node.children
+        before, _, after, _, *step, at_tok = node.children
         before, after = self.piece(slot, before, empty_ok=True), self.piece(slot, after, empty_ok=True)
         if all(isinstance(p, ast.Literal) and not p.text.strip() for p in (before, after)):
             raise self.error("both sides of `->` are empty", node)
+        if step:
+            from .settings import LIMITS
+
+            top = LIMITS["steps"][1]
+            if not at_tok.isdigit() or not 1 <= int(at_tok) <= top:
+                raise self.error(f"`at step {at_tok}` is not a step: a whole number from 1 to {top}", at_tok,
+                                 hint="`at step 12` switches after step 12")
+            return ast.Edit(before, after, float(int(at_tok)), self.span(node), step=True)
         at = float(at_tok)
         if not 0 <= at <= 1:
             raise self.error(f"`at {at_tok}` is out of range: it is the fraction of the steps (0 to 1) "
                              "after which the second text takes over", at_tok,
-                             hint="`at 0.4` switches after 40 % of the steps")
+                             hint="`at 0.4` switches after 40 % of the steps" +
+                             (f"; `at step {at_tok}` after step {at_tok}" if at_tok.isdigit() and at >= 1 else ""))
         return ast.Edit(before, after, at, self.span(node))
 
     def phrase(self, slot: str, node: Tree) -> ast.Phrase:

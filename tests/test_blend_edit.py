@@ -4,7 +4,6 @@ steps (`"a cat" -> "a dog" at 0.4`): syntax, resolution, text targets, embedding
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import replace
 
 import pytest
@@ -144,40 +143,6 @@ def test_plain_prompts_json_adds_only_version_and_settings():
 
 # --------------------------------------------------------------------------- text targets
 
-def _split_top(body: str) -> list[str]:
-    """Split at `:` outside parentheses, skipping backslash escapes."""
-    parts, depth, current, i = [], 0, "", 0
-    while i < len(body):
-        ch = body[i]
-        if ch == "\\":
-            current += body[i:i + 2]
-            i += 2
-            continue
-        depth += (ch == "(") - (ch == ")")
-        if ch == ":" and depth == 0:
-            parts.append(current)
-            current = ""
-        else:
-            current += ch
-        i += 1
-    return parts + [current]
-
-
-def _a1111_at(text: str, step: int, steps: int) -> str:
-    """What AUTOMATIC1111 reads at `step` (1-based) from `[a:b:when]`, `[b:when]`, `[a::when]`
-    (nested, innermost first): `a` while step <= int(when * steps), then `b`. A reference
-    written for these tests from A1111's documented semantics."""
-    innermost = re.compile(r"(?<!\\)\[((?:[^\[\]\\]|\\.)*)(?<!\\)\]")
-    while True:
-        found = innermost.search(text)
-        if not found:
-            return text
-        parts = _split_top(found.group(1))
-        before, after, when = ("", *parts) if len(parts) == 2 else parts
-        chosen = before if step <= int(float(when) * steps) else after
-        text = text[:found.start()] + chosen + text[found.end():]
-
-
 @pytest.mark.parametrize("source,expected", [
     ('prompt a { subject "a" "cat" -> "dog" at 0.4 "on a mat" }', "a [cat:dog:0.4] on a mat"),
     ('prompt a { subject "a cat", "" -> "hat" at 0.3, "smiling" }', "a cat[, hat:0.3], smiling"),
@@ -200,8 +165,10 @@ def test_a1111_writes_prompt_editing(source, expected):
 ])
 @pytest.mark.parametrize("steps", [4, 10, 30])
 def test_a1111_edits_read_back_as_each_stage(source, steps):
-    """Expanding the emitted `[a:b:when]` at every step gives that step's stage text."""
+    """Expanding the emitted `[a:b:when]` at every step (A1111's sampler counter, from 0) gives
+    that step's stage text (the reader is tests/test_targets_exact.py's, which checks weights too)."""
     from promptlang.targets.a1111 import _side
+    from test_targets_exact import A1111
 
     (p,) = compiled(source).prompts
     out = emit("a1111", p)
@@ -210,9 +177,9 @@ def test_a1111_edits_read_back_as_each_stage(source, steps):
     stages = p.segments
     for step in range(steps):
         k = max(i for i, s in enumerate(starts) if s <= step)
-        assert _a1111_at(positive, step + 1, steps) == _side(p, stages[k].positive, None)
+        assert A1111(positive).at(step, steps) == _side(p, stages[k].positive, None)
         if negative:
-            assert _a1111_at(negative, step + 1, steps) == _side(p, stages[k].negative, None)
+            assert A1111(negative, False).at(step, steps) == _side(p, stages[k].negative, None)
 
 
 def test_midjourney_writes_a_blend_as_a_multi_prompt():
@@ -371,7 +338,10 @@ def _spy(pipe):
 
 
 @pytest.mark.parametrize("kind", ["sd", "sdxl"])
-@pytest.mark.parametrize("steps,at,switch", [(6, "0.5", 3), (10, "0.35", 3), (7, "0.99", 6), (4, "0.2", 0)])
+# AUTOMATIC1111's counting: the first text for iterations 0 .. int(at * steps), the second after
+# (none at 0.97 of 10, or 0.99 of 7); `at step K` is the same with int(at * steps) = K
+@pytest.mark.parametrize("steps,at,switch", [(6, "0.5", 4), (10, "0.35", 4), (10, "0.4", 5), (10, "0.97", 10),
+                                             (7, "0.99", 7), (4, "0.2", 1), (6, "step 2", 3), (4, "step 9", 4)])
 def test_conditioning_switches_at_the_right_step(pipes, kind, steps, at, switch):
     from promptlang.diffusion.encode import encode
     from promptlang.jobs.render import render
@@ -404,14 +374,16 @@ def test_at_0_and_at_1_equal_plain_renders(pipes, kind):
 
     assert pixels("a_then_b_at0") == pixels("dog")
     assert pixels("a_then_b_at1") == pixels("cat")
-    assert pixels("early") == pixels("dog")  # 0.01 × 4 steps: the switch comes before the first step
+    # 0.01 × 4 steps: A1111 still holds the first text for iteration 0, then switches
+    assert pixels("early") not in (pixels("dog"), pixels("cat"))
     edited = pixels("edit")
     assert edited not in (pixels("cat"), pixels("dog"))
     assert pixels("edit") == edited  # reproducible
 
 
 def test_second_order_scheduler_switches_by_iteration(pipes):
-    """Heun evaluates the UNet 2N-1 times for N steps; `at` is a fraction of those."""
+    """Heun evaluates the UNet 2N-1 times for N steps; A1111 counts its second-order samplers
+    as 2N iterations: `at 0.5` of 4 steps holds the first text for iterations 0 .. int(0.5 * 8)."""
     from promptlang.diffusion.encode import encode
     from promptlang.jobs.render import render
 
@@ -425,7 +397,7 @@ def test_second_order_scheduler_switches_by_iteration(pipes):
         restore()
     cat, dog = (encode(result.prompt(n), pipe)["prompt_embeds"] for n in ("cat", "dog"))
     assert len(seen) == 7
-    switch = 3  # floor(0.5 * 7)
+    switch = 5  # int(0.5 * 8) + 1
     assert [bool((h - cat).abs().max() < 1e-5) for h in seen] == [i < switch for i in range(7)]
     assert all((h - dog).abs().max() < 1e-5 for h in seen[switch:])
 

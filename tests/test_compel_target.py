@@ -205,7 +205,11 @@ def test_tricky_literal_at_weight_1(text):
 
 
 # inside a weighted run Compel reads `=`, and a `+`/`-` that no word follows, as syntax
-EXPRESSIBLE_WEIGHTED = [t for t in TRICKY if not re.search(r"=|[+-](?=[\s,.+=-]|$)", t)]
+# Compel re-spaces `.`/`,` next to other punctuation in a weighted run (other CLIP tokens):
+# warned, see test_targets_exact.py
+RESPACED = re.compile(r"(?:[^\w\s]|_)*[.,](?:[^\w\s]|_)*")
+EXPRESSIBLE_WEIGHTED = [t for t in TRICKY if not re.search(r"=|[+-](?=[\s,.+=-]|$)", t)
+                        and not any(len(m) > 1 for m in RESPACED.findall(t))]
 
 
 @pytest.mark.parametrize("text", EXPRESSIBLE_WEIGHTED)
@@ -255,7 +259,7 @@ def test_inexpressible_warns(text, weight, warned):
     warnings = []
     prompt = one(Fragment("start", 1.0, ""), Fragment(text, weight, ", "))
     positive, _ = sides(prompt, warnings)
-    assert len(warnings) == 1 and warned in str(warnings[0]), warnings
+    assert warnings and all(warned in str(w) for w in warnings), warnings  # one for each place
     assert "prompt `t`" in str(warnings[0])
     want = ir_side(prompt.segments[0].positive)
     if weight < 0:
@@ -280,7 +284,8 @@ def fragments(alphabet, min_size=1):
 @given(fragments(ALPHABET), fragments(ALPHABET, min_size=0))
 @example([Fragment('a "cat" (1.5)', 1.3, "")], [Fragment("x: [y]", 0.9, "")])
 def test_generated_prompts_parse_in_compel_to_the_ir(positive, negative):
-    assert check(one(*positive, negative=negative)) == []
+    assert [w for w in check(one(*positive, negative=negative))
+            if "re-spaces" not in w.message and "space after every" not in w.message] == []
 
 
 @settings(max_examples=100, deadline=None)

@@ -92,9 +92,31 @@ EDIT = plain(Segment(0.0, (F("a cat", join=""),), ()), Segment(0.3, (F("a dog", 
              Segment(0.5, (F("a fox", join=""),), ()))
 
 
-@pytest.mark.parametrize("iterations, starts", [(10, [0, 3, 5]), (4, [0, 1, 2]), (1, [0, 0, 0]), (30, [0, 9, 15])])
-def test_switch_steps_counts_as_today(iterations, starts):
+@pytest.mark.parametrize("iterations, starts", [(10, [0, 4, 6]), (4, [0, 2, 3]), (1, [0, 1, 1]), (30, [0, 10, 16])])
+def test_switch_steps_counts_as_a1111(iterations, starts):
+    """int(at * N) + 1: A1111 holds a segment through iteration int(at * N) (its counter starts at 0)."""
     assert ir.switch_steps(EDIT, iterations) == starts
+
+
+@pytest.mark.parametrize("iterations, starts", [(10, [0, 3, 5]), (4, [0, 1, 2]), (1, [0, 0, 0]), (30, [0, 9, 15])])
+def test_switch_steps_of_records_made_before_count_as_then(iterations, starts):
+    legacy = ir.from_json({**ir.to_json(EDIT), "timing": "floor"})
+    assert legacy.timing == "floor" and ir.switch_steps(legacy, iterations) == starts
+    del_timing = {k: v for k, v in ir.to_json(EDIT).items() if k != "timing"}
+    assert ir.from_json(del_timing).timing == "floor"  # a record without it was written before
+
+
+def test_switch_steps_second_order_and_absolute():
+    # Heun, 10 steps: 19 iterations, A1111 counts 20; at 0.97 of 10 steps: never
+    assert ir.switch_steps(EDIT, 19, 10) == [0, 7, 11]
+    never = plain(Segment(0.0, (F("a", join=""),), ()), Segment(0.97, (F("b", join=""),), ()))
+    assert ir.switch_steps(never, 10) == [0, 10]
+    steps = plain(Segment(0.0, (F("a", join=""),), ()), Segment(0.4, (F("b", join=""),), (), step=12),
+                  Segment(1.0, (F("c", join=""),), (), step=40))
+    assert ir.switch_steps(steps, 30) == [0, 13, 30]  # after iteration 12; 40 is past the end
+    assert ir.switch_steps(steps, 59, 30) == [0, 13, 41]  # second order: A1111 counts 60
+    again = ir.from_json(ir.to_json(steps))
+    assert again == steps and [s.step for s in again.segments] == [None, 12, 40]
 
 
 def test_longest_is_the_largest_share_first_of_equals():
@@ -176,7 +198,7 @@ def test_lower_decides_from_the_table():
     assert out.segments == (Segment(0.0, (F("a cat", join=""),), ()),)
     assert [w.message for w in warnings] == [
         "prompt `p`: plain text cannot switch prompts during sampling (`->`): written as it reads from 20% to "
-        "100% of the steps, the longest stretch"]
+        "100% of the steps, the longest stretch; what it reads from 0% to 20% (`a fox`) is left out"]
     warnings = []
     out = lower(p, "a1111", warnings)  # can edit, cannot blend: every segment keeps its start
     assert [s.start for s in out.segments] == [0.0, 0.2] and out.segments[0].positive == (F("a fox", 1.2, join=""),)

@@ -4,7 +4,8 @@ A file holds one prompt's conditioning: ``prompt_embeds``, ``negative_prompt_emb
 (+ ``pooled_prompt_embeds``, ``negative_pooled_prompt_embeds`` for SDXL) for its first
 segment, ready for ``pipe(**tensors)``. A prompt edit's later segments follow as
 ``stage1.prompt_embeds`` …, with the fractions of the steps at which they start in the
-``stages`` metadata (JSON). This naming is the file format only: :func:`pack` and
+``stages`` metadata (JSON); edits written ``at step K`` list those steps in
+``stage_steps`` too (their fractions are then of the steps the prompt states). This naming is the file format only: :func:`pack` and
 :func:`unpack` are the one place that knows it; in memory a conditioning is a list of
 dicts, one per segment. Metadata values are strings.
 """

@@ -208,8 +208,15 @@ def _checked(prompt: ir.Prompt) -> ir.Prompt:
     if not NAME.fullmatch(prompt.name):
         raise ValueError(f"bad prompt name {prompt.name!r}")
     starts = [segment.start for segment in prompt.segments]
-    if not starts or starts[0] != 0.0 or any(not (a < b <= 1.0) for a, b in zip(starts, starts[1:])):
-        raise ValueError("bad segment starts (0 first, then rising, at most 1)")
+    steps = [segment.step for segment in prompt.segments[1:]]
+    if not starts or starts[0] != 0.0 or prompt.segments[0].step is not None:
+        raise ValueError("bad segment starts (0 first)")
+    if all(step is None for step in steps):
+        if any(not (a < b <= 1.0) for a, b in zip(starts, starts[1:])):
+            raise ValueError("bad segment starts (0 first, then rising, at most 1)")
+    elif any(step is None for step in steps) or any(not (0 <= a < b) for a, b in zip([0] + steps, steps)) \
+            or any(not (0 <= a <= b <= 1.0) for a, b in zip(starts, starts[1:])):
+        raise ValueError("bad segment steps (all absolute, rising from 1)")
     for segment in prompt.segments:
         parts = segment.positive.parts if isinstance(segment.positive, ir.Blend) else ()
         weights = [f.weight for side in (*ir.texts(segment.positive), segment.negative) for f in side]

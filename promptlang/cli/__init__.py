@@ -22,7 +22,7 @@ EPILOG = ("Run `promptlang COMMAND --help` for the options of one command. Shell
 # name -> ("module:attribute" inside promptlang.cli, the short help `promptlang --help` shows)
 COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("text:check", "Check .prompt files: parse, resolve every catalog name, print warnings."),
-    "compile": ("text:compile_", "Compile a .prompt file to prompt text (compel, a1111, midjourney, plain) or JSON."),
+    "compile": ("text:compile_", "Compile a .prompt file to prompt text (compel, a1111, comfyui, midjourney, plain) or JSON."),
     "build": ("text:build", "Compile .prompt files (or folders of them) to every text target: OUT/NAME.TARGET."),
     "tokens": ("text:tokens", "Count CLIP tokens per prompt and per slot (CLIP reads 75 at a time)."),
     "lock": ("lock:lock", "Write promptlang.lock: each catalog the prompts use, its version, source and sha256."),

@@ -116,7 +116,7 @@ def _same_file(a, b) -> bool:
 @options.overwrite
 @options.catalogs
 def compile_(file, prompt, target, out, overwrite, catalogs) -> int:
-    """Compile a .prompt file to prompt text (compel, a1111, midjourney, plain) or JSON."""
+    """Compile a .prompt file to prompt text (compel, a1111, comfyui, midjourney, plain) or JSON."""
     if out is not None:
         if Path(out).exists() and _same_file(out, file):
             raise PromptError(f"--out {out}: is the input file; refusing to write over it")

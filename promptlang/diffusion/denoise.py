@@ -9,7 +9,8 @@ and two jobs on one model give the same pixels as each alone.
 
 Segments switch inside the loop through ``callback_on_step_end``: iteration ``i``
 (0-based) uses the last segment whose start, :func:`promptlang.ir.switch_steps`, is at
-most ``i`` (second-order schedulers such as Heun count 2N−1 iterations for N steps).
+most ``i``: AUTOMATIC1111's counting, where second-order schedulers such as Heun take
+2N−1 iterations for N steps and count 2N.
 """
 from __future__ import annotations
 
@@ -72,7 +73,7 @@ def denoise(model, prompt: ir.Prompt, conditioning: list[dict], *, seeds=None, l
     if len(segments) != len(prompt.segments):
         raise ValueError(f"{len(segments)} conditionings for {len(prompt.segments)} segments")
     total = iterations(pipe, s.steps)
-    starts = ir.switch_steps(prompt, total) if len(segments) > 1 else [0]
+    starts = ir.switch_steps(prompt, total, s.steps) if len(segments) > 1 else [0]
     if latents is not None:
         count, generators, extra = 1, [generator], {"latents": latents}
     else:

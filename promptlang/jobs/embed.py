@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,6 +71,8 @@ def run(the_plan: Plan, *, backend=None, report=ignore) -> list[Path]:
         prompts = [completed(p, model) for p, _ in group]
         for (prompt, path), conditioning in zip(group, encode(prompts, model, cache_dir=the_plan.cache_dir)):
             tensors, meta = embeddings.pack(conditioning.segments, conditioning.starts)
+            if any(s.step is not None for s in prompt.segments):  # `at step K`: the fraction is only shown
+                meta["stage_steps"] = json.dumps([s.step for s in prompt.segments[1:]])
             meta.update({"promptlang_version": __version__, "model": model_id, "prompt": prompt.name,
                          "compel": compel.emit(prompt), "source_sha256": the_plan.digest,
                          "source": the_plan.source_path})

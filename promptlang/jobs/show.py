@@ -70,11 +70,12 @@ def _render_lines(found) -> list[str]:
         out.append(f"sheet:     {found.errors[records.SHEET].message}")
     out.append("compel:    " + compel.emit(prompt).replace("\n", "\n           "))
     if len(prompt.segments) > 1:  # the compel line above is only the longest segment
-        for i, segment in enumerate(prompt.segments):
+        for i, (segment, start) in enumerate(zip(prompt.segments, ir.fractions(prompt))):
             parts = ir.texts(segment.positive)
             blend = f" (blend of {len(parts)} parts)" if isinstance(segment.positive, ir.Blend) else ""
             shown = ir.join_text(ir.heaviest(segment.positive).fragments) if blend else ir.join_text(parts[0])
-            out.append(f"{'stages:' if i == 0 else '':<11}from {segment.start:.0%} of the steps: {shown}{blend}")
+            when = f"after step {segment.step}" if segment.step is not None else f"from {start:.0%} of the steps"
+            out.append(f"{'stages:' if i == 0 else '':<11}{when}: {shown}{blend}")
     for cat in info.get("catalogs", []):
         out.append(f"catalog:   {cat['name']} {cat['version']}  sha256 {cat['sha256'][:16]}…")
     versions = ", ".join(f"{k} {v}" for k, v in info.get("versions", {}).items() if v)

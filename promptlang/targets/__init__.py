@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
-NAMES = ("compel", "a1111", "midjourney", "plain", "json")
+NAMES = ("compel", "a1111", "comfyui", "midjourney", "plain", "json")
 
 
 def emit(target: str, prompt, warnings: list | None = None) -> str:
@@ -35,11 +35,11 @@ def number(weight: float) -> str:
 #: decides from those what is lost, so the warnings cannot drift apart.
 FEATURES = {
     "edit": "{name} cannot switch prompts during sampling (`->`): written as it reads "
-            "from {start:.0%} to {end:.0%} of the steps, the longest stretch",
+            "from {start:.0%} to {end:.0%} of the steps, the longest stretch; what it reads {when} is left out",
     "blend": "{name} cannot blend prompts (`blend`): written with the heaviest part (weight {weight})",
-    "weights": "{name} has no weights; they are left out",
+    "weights": "{name} has no weights: `{text}` is written without its weight {weight}",
     "part_weights": "{name} weights whole parts of a multi-prompt: weights inside the parts of a blend are left out",
-    "negative_weights": "{name}'s --no takes no weights; negative weights are left out",
+    "negative_weights": "{name}'s --no takes no weights: `{text}` is written without its weight {weight}",
 }
 
 
@@ -49,9 +49,10 @@ def capabilities(target: str) -> tuple[str, frozenset]:
     return module.NAME, frozenset(module.CAN)
 
 
-def unsupported(prompt, warnings, feature: str, name: str, **detail) -> None:
-    """Warn (once) that the target ``name`` cannot say ``feature`` of this prompt."""
-    warn(warnings, prompt, FEATURES[feature].format(name=name, **detail))
+def unsupported(prompt, warnings, feature: str, name: str, span=None, **detail) -> None:
+    """Warn that the target ``name`` cannot say ``feature`` of this prompt, at ``span``
+    (where the construct was written; the prompt's name when not known)."""
+    warn(warnings, prompt, FEATURES[feature].format(name=name, **detail), span)
 
 
 def lower(prompt, target: str, warnings=None, *, name: str | None = None, can=None):
@@ -60,34 +61,61 @@ def lower(prompt, target: str, warnings=None, *, name: str | None = None, can=No
     ``blend`` each blend's heaviest part. ``name``/``can`` override the module's."""
     from dataclasses import replace
 
-    from ..ir import Blend, ends, flat, heaviest, longest
+    from ..ir import Blend, ends, flat, fractions, heaviest, join_text, longest
 
     default_name, default_can = capabilities(target)
     name = default_name if name is None else name
     can = default_can if can is None else frozenset(can)
     if len(prompt.segments) > 1 and "edit" not in can:
         segment = longest(prompt)
-        end = ends(prompt)[prompt.segments.index(segment)]
-        unsupported(prompt, warnings, "edit", name, start=segment.start, end=end)
-        prompt = replace(prompt, segments=(replace(segment, start=0.0),))
+        index = prompt.segments.index(segment)
+        starts, stops = fractions(prompt), ends(prompt)
+        for k, other in enumerate(prompt.segments):  # one warning per stretch left out, where it differs
+            if k != index:
+                words = join_text(flat(other.positive))
+                when = (f"after step {other.step}" if other.step is not None else
+                        f"from {starts[k]:.0%} to {stops[k]:.0%}")
+                when += f" (`{words if len(words) <= 40 else words[:37] + '…'}`)"
+                unsupported(prompt, warnings, "edit", name, _differs(segment, other), start=starts[index],
+                            end=stops[index], when=when)
+        prompt = replace(prompt, segments=(replace(segment, start=0.0, step=None),))
     blends = [s.positive for s in prompt.segments if isinstance(s.positive, Blend)]
     if blends and "blend" not in can:
-        unsupported(prompt, warnings, "blend", name, weight=number(heaviest(blends[0]).weight))
+        first = next((f.span for p in blends[0].parts for f in p.fragments if f.span is not None), None)
+        unsupported(prompt, warnings, "blend", name, first, weight=number(heaviest(blends[0]).weight))
         prompt = replace(prompt, segments=tuple(replace(s, positive=flat(s.positive)) for s in prompt.segments))
         blends = []
     sides = [f for s in prompt.segments for f in (*flat(s.positive), *s.negative)]
-    if "weights" not in can and any(f.weight != 1.0 for f in sides):
-        unsupported(prompt, warnings, "weights", name)
+    if "weights" not in can:
+        for f in sides:
+            if f.weight != 1.0:
+                unsupported(prompt, warnings, "weights", name, f.span, text=f.text, weight=number(f.weight))
     if "part_weights" not in can and any(f.weight != 1.0 for b in blends for p in b.parts for f in p.fragments):
         unsupported(prompt, warnings, "part_weights", name)
     return prompt
 
 
-def warn(warnings, prompt, message: str) -> None:
-    """Add a warning (once) that points at the prompt's name in its file."""
+def _differs(kept, other):
+    """Where ``other`` segment's text differs from ``kept``'s: the span of its first fragment
+    that ``kept`` does not have (None when not known)."""
+    from ..ir import flat
+
+    have = set(flat(kept.positive)) | set(kept.negative)
+    return next((f.span for f in (*flat(other.positive), *other.negative) if f not in have and f.span), None)
+
+
+def warn(warnings, prompt, message: str, span=None) -> None:
+    """Add a warning that points at ``span`` (where the construct was written) or else at the
+    prompt's name in its file; the same message at the same place is said once."""
     if warnings is not None:
         from ..errors import Warning_
 
-        item = Warning_(f"prompt `{prompt.name}`: {message}", prompt.span)
+        item = Warning_(f"prompt `{prompt.name}`: {message}", span if span is not None else prompt.span)
         if item not in warnings:
             warnings.append(item)
+
+
+def at(text: str, offset: int) -> str:
+    """Where in a fragment's text something is, for a warning: ``character 12 of `…```."""
+    shown = text if len(text) <= 40 else text[:37] + "…"
+    return f"at character {offset + 1} of `{shown}`"

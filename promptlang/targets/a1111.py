@@ -1,48 +1,77 @@
-"""``a1111``: AUTOMATIC1111's (and ComfyUI CLIPTextEncode's) syntax, e.g. ``(distorted hands:1.3)``.
+"""``a1111``: AUTOMATIC1111's syntax, e.g. ``(distorted hands:1.3)``, written so that A1111 reads
+exactly the IR's words, weights and schedule (what its sources do, in ``prompt_parser.py``
+and ``extra_networks.py``; ComfyUI reads prompts differently: see :mod:`.comfyui`).
 
-``( ) [ ] \\`` are escaped with a backslash; a ``:`` can only become a weight next to
-an unescaped ``)``, which escaping rules out. ``AND`` and ``BREAK`` in capitals and
-``<name:…>`` are A1111 keywords that no escape covers: they are kept, with a warning.
+Escapes. ``( ) [ ] \\`` get a backslash. A1111's attention parser drops a backslash that
+escapes nothing, and its prompt-schedule parser takes a backslash and the next character
+as plain text; so words A1111 would otherwise act on are broken up by a lone backslash
+that leaves the tokens as they were: ``AN\\D`` (not a composable-diffusion ``AND``),
+``BREA\\K`` (not a 75-token ``BREAK``), ``<\\lora:x>`` (not an extra network). A side that
+has a prompt edit escapes every ``:`` and ``|`` (``\\:``, ``\\|``): a plain ``:`` there
+breaks the ``[a:b:at]`` around it, and a plain ``|`` makes A1111 read every edit of the
+prompt as text. A positive prompt that ends in ``:number`` (``aspect 16:9``) would be read
+as an ``AND`` part's weight (``aspect 16`` at weight 9): an empty ``()`` is put after it,
+which A1111 reads as nothing.
 
-Prompt editing (``"a cat" -> "a dog" at 0.4``) is A1111's own ``[a cat:a dog:0.4]``:
-each stage is written out whole, and only the words where the stages differ go
-inside the brackets (split at spaces and commas; a weighted run is one unit). More
-stages nest, ``[a:[b:c:0.7]:0.4]``. A1111 has no blend of conditionings (its ``AND``
-mixes noise predictions, which is something else): a blend is written as its
-heaviest part, with a warning.
+Prompt editing (``"a cat" -> "a dog" at 0.4``) is A1111's own ``[a cat:a dog:0.4]``,
+``at step 12`` is ``[a cat:a dog:12]``: each stage is written out whole, and only the
+words where the stages differ go inside the brackets (split at spaces and commas; a
+weighted run is one unit). More stages nest, ``[a:[b:c:0.7]:0.4]``. Fractions are written
+with all their digits, so A1111 counts the same iteration as the renderer
+(:func:`promptlang.ir.switch_steps`). A1111 has no blend of conditionings (its ``AND``
+mixes noise predictions, which is something else): a blend is written as its heaviest
+part, with a warning.
 """
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
-from . import lower, number, runs, warn
+from ..ir import merged
+from . import lower, number, runs
 
 NAME = "AUTOMATIC1111"
 CAN = frozenset({"edit", "weights", "negative_weights"})
 
-_KEYWORD = re.compile(r"\b(AND|BREAK)\b|<\w+:[^>]+>")
+# one pass over the text: what A1111 acts on in plain text, as its sources match it:
+# `AND` (re_AND), `BREAK` (re_break), `<name:…>` (re_extra_net: `<(\w+):([^>]+)>`, which
+# also matches across the `:` of an edit, so every `<` before a word character is broken);
+# the characters every side escapes; those a side with an edit escapes
+_ESCAPE = re.compile(r"(?P<kw>\b(?:AN(?=D\b)|BREA(?=K\b))|<(?=\w))|(?P<ch>[\\()\[\]])|(?P<sch>[:|])")
+_AND_WEIGHT = re.compile(r":\s*[-+]?(?:\d+\.?|\d*\.\d+)\s*$")  # re_weight's tail: `… :9`
 
 
-def escape(text: str) -> str:
-    return re.sub(r"([\\()\[\]])", r"\\\1", text)
+def escape(text: str, scheduled: bool = False) -> str:
+    """``text`` as A1111 reads it literally; ``scheduled``: inside a side with a prompt edit."""
+    def one(m):
+        if m.group("kw"):
+            return m.group("kw") + "\\"
+        if m.group("ch"):
+            return "\\" + m.group("ch")
+        return "\\" + m.group("sch") if scheduled else m.group("sch")
+
+    return _ESCAPE.sub(one, text)
 
 
-def _side(prompt, fragments, warnings) -> str:
+def _side(prompt, fragments, warnings, scheduled: bool = False) -> str:
     out = []
     for join, text, weight in runs(fragments):
-        found = _KEYWORD.search(text)
-        if found:
-            warn(warnings, prompt, f"`{found.group(0)}` means something to AUTOMATIC1111 and cannot be escaped")
-        body = escape(text)
+        body = escape(text, scheduled)
         out.append(join + (body if weight == 1.0 else f"({body}:{number(weight)})"))
     return "".join(out)
+
+
+def fraction(at: float) -> str:
+    """``at`` with every digit it has (float(the text) == at), never in exponent form."""
+    text = repr(float(at))
+    return format(Decimal(text), "f") if "e" in text or "E" in text else text
 
 
 # a weighted run `(…:w)`, a separator, or a word (escapes kept whole)
 _UNIT = re.compile(r"\((?:[^()\\]|\\.)*:[-0-9.]+\)|,\s*|\s+|(?:[^\s,()\\]|\\.)+|.", re.S)
 
 
-def _scheduled(prompt, texts: list[str], ats: list[float], warnings) -> str:
+def _scheduled(texts: list[str], ats: list[str]) -> str:
     """One string for stage texts that take over at ``ats``: ``prefix[a:b:at]suffix``."""
     if len(set(texts)) == 1:
         return texts[0]
@@ -60,14 +89,12 @@ def _scheduled(prompt, texts: list[str], ats: list[float], warnings) -> str:
             and all(not m or m[-1] == first[head - 1] for m in middles):
         middles = [[first[head - 1]] + m[:-1] if m else m for m in middles]
         head, tail = head - 1, tail + 1
-    if any(re.search(r"(?<!\\)[:|]", unit) for m in middles for unit in m if not unit.startswith("(")):
-        warn(warnings, prompt, "a `:` or `|` inside a prompt edit can be misread by AUTOMATIC1111's parser")
     middles = ["".join(m) for m in middles]
 
     def nest(k: int) -> str:
         if k == len(middles) - 1:
             return middles[k]
-        before, after, at = middles[k], nest(k + 1), number(ats[k + 1])
+        before, after, at = middles[k], nest(k + 1), ats[k + 1]
         if before and after:
             return f"[{before}:{after}:{at}]"
         return f"[{after}:{at}]" if after else f"[{before}::{at}]"
@@ -75,16 +102,24 @@ def _scheduled(prompt, texts: list[str], ats: list[float], warnings) -> str:
     return "".join(first[:head]) + nest(0) + "".join(first[len(first) - tail:])
 
 
+def _schedule(prompt, sides, warnings) -> str:
+    """One side (a list of fragment tuples, one per segment) as one A1111 prompt."""
+    scheduled = len({tuple(merged(side)) for side in sides}) > 1
+    texts = [_side(prompt, side, warnings, scheduled) for side in sides]
+    ats = [str(s.step) if s.step is not None else fraction(s.start) for s in prompt.segments]
+    return _scheduled(texts, ats)
+
+
 def sides(prompt, warnings=None) -> tuple[str, str]:
     """``(positive, negative)``: the two prompts as AUTOMATIC1111 takes them (negative may be empty)."""
     prompt = lower(prompt, "a1111", warnings)
     segments = prompt.segments
-    starts = [s.start for s in segments]
-    positive = _scheduled(prompt, [_side(prompt, s.positive, warnings) for s in segments], starts, warnings)
+    positive = _schedule(prompt, [s.positive for s in segments], warnings)
+    if _AND_WEIGHT.search(positive):
+        positive += "()"
     negative = ""
     if any(s.negative for s in segments):
-        negatives = [_side(prompt, s.negative, warnings) for s in segments]
-        negative = _scheduled(prompt, negatives, starts, warnings)
+        negative = _schedule(prompt, [s.negative for s in segments], warnings)
     return positive, negative
 
 

@@ -20,7 +20,7 @@ from promptlang.ir import Blend, merged
 from promptlang.targets import NAMES, emit
 
 CORPUS = Path(__file__).parent / "fixtures" / "corpus"
-LATER = re.compile(r"at step \d+|\[\"|^\s*lora ", re.M)  # syntax of other branches (checked as text)
+LATER = re.compile(r"\[\"|^\s*lora ", re.M)  # syntax of other branches (checked as text)
 
 
 def words(text: str, tokens: bool) -> tuple:
@@ -289,6 +289,10 @@ def test_corpus_round_trips(tool, number, text):
     again = emit(TARGET[tool], first, warnings)
     if tool == "comfyui" and TARGET[tool] == "a1111" and re.search(r"[\\\[\]]", again):
         return  # the a1111 target's `\\ \\[ \\]` are not escapes to ComfyUI: its own target comes with part 1
+    if tool == "comfyui" and "loads an embedding file in ComfyUI" in src:
+        # kept as words (noted), so the comfyui target writes them as words ComfyUI loads nothing for
+        assert re.search(r"embedding :\w", again) and not re.search(r"embedding:\w", again), again
+        return
     second = one(decompile(again, tool))
     tokens = tool in ("compel", "midjourney")
     if not warnings:

@@ -54,7 +54,9 @@ def prepare(prompt: ir.Prompt, *, model=None, images=None, seed=None, steps=None
     if not settings.model:
         raise PromptError(f"prompt `{prompt.name}` names no model: add `model \"…\"` to the file or pass --model",
                           hint="`--model builtin:tiny` renders noise with a tiny test model, on any machine")
-    return replace(prompt, settings=settings)
+    from ..adapters import hashed
+
+    return hashed(replace(prompt, settings=settings))  # every LoRA/embedding file there, checked, its sha256 set
 
 
 def image_count(prompt: ir.Prompt) -> int:

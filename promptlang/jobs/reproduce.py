@@ -37,6 +37,7 @@ def run(image, out, *, model=None, overwrite: bool = False, backend=None, report
     prompt = found.prompt
     model = model or info["model"]
     prompt = replace(prompt, settings=replace(prompt.settings, model=model))
+    _check_adapters(image, prompt)
     out = folder(out)
     target = out / f"{Path(image).stem}.png"  # the name it had: reproduced tiles of one sheet never collide
     check_free([target], overwrite)
@@ -51,3 +52,18 @@ def run(image, out, *, model=None, overwrite: bool = False, backend=None, report
     save(done, target, Source(info.get("source"), info.get("source_path"), tuple(info.get("catalogs") or ())))
     report(Event("file", f"seed {done.seed}, reproduced from {image}", path=target))
     return target
+
+
+def _check_adapters(image, prompt) -> None:
+    """Every LoRA and embedding the image was made with is there, with the sha256 it
+    recorded (a record without the hash is refused: it could not be checked)."""
+    from ..adapters import hashed
+
+    for adapter in prompt.adapters:
+        if adapter.sha256 is None:
+            raise PromptError(printable(f"{image}: its record names the {adapter.kind} `{adapter.name}` without the "
+                                        "sha256 of its file, so the file cannot be checked"))
+    try:
+        hashed(prompt)
+    except PromptError as exc:
+        raise PromptError(printable(f"{image}: cannot reproduce: {exc.message}"), hint=exc.hint) from None

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import re
 
+from ..ir import loras
 from . import lower, number, runs, warn
 
 NAME = "AUTOMATIC1111"
-CAN = frozenset({"edit", "weights", "negative_weights"})
+CAN = frozenset({"edit", "weights", "negative_weights", "lora", "embedding"})
 
 _KEYWORD = re.compile(r"\b(AND|BREAK)\b|<\w+:[^>]+>")
 
@@ -85,6 +86,12 @@ def sides(prompt, warnings=None) -> tuple[str, str]:
     if any(s.negative for s in segments):
         negatives = [_side(prompt, s.negative, warnings) for s in segments]
         negative = _scheduled(prompt, negatives, starts, warnings)
+    # LoRAs as A1111's extra networks, at the end of the positive prompt (A1111 takes them out
+    # of the text before it is encoded; where they stand does not matter). An embedding is
+    # already in the text: its token, the name A1111 finds it under (the file's name).
+    tags = "".join(f"<lora:{a.name}:{number(a.weight)}>" for a in loras(prompt))
+    if tags:
+        positive = f"{positive} {tags}" if positive else tags
     return positive, negative
 
 

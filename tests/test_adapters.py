@@ -1,0 +1,339 @@
+"""LoRAs and textual-inversion embeddings: the language, catalogs, targets, rendering
+(tiny LoRAs and embeddings built here, in code), provenance and reproduction."""
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import promptlang
+from promptlang.cli import main
+from promptlang.errors import PromptError
+
+CATALOG = '''name: team
+version: 1.0.0
+lora:
+  detail:
+    file: loras/detail.safetensors
+    trigger: "highly detailed"
+    weight: 0.5
+  peft_style:
+    file: loras/peft.safetensors
+embedding:
+  neggy:
+    file: loras/neggy.safetensors
+'''
+
+
+def kohya_lora(pipe, seed=0, rank=4):
+    """A kohya/A1111-style LoRA for the tiny SD model: attention of the UNet and the text encoder."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    out = {}
+    # text-encoder names as real files write them (transformers 4's CLIP had a `text_model` level)
+    for prefix, module in (("lora_unet_", pipe.unet), ("lora_te_text_model_", pipe.text_encoder)):
+        for name, layer in module.named_modules():
+            if isinstance(layer, torch.nn.Linear) and name.rsplit(".", 1)[-1] in ("to_q", "to_k", "to_v", "q_proj",
+                                                                                    "v_proj"):
+                key = prefix + name.replace(".", "_")
+                out[f"{key}.lora_down.weight"] = torch.randn(rank, layer.in_features, generator=g)
+                out[f"{key}.lora_up.weight"] = torch.randn(layer.out_features, rank, generator=g) * 0.5
+                out[f"{key}.alpha"] = torch.tensor(float(rank) / 2)
+    return out
+
+
+def peft_lora(pipe, seed=1, rank=2):
+    """A diffusers/peft-style LoRA (unet.… lora_A/lora_B) on the UNet's conv_in and a text-encoder layer."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    conv = pipe.unet.conv_in
+    q = pipe.text_encoder.encoder.layers[0].mlp.fc1
+    return {"unet.conv_in.lora_A.weight": torch.randn(rank, conv.in_channels, 3, 3, generator=g),
+            "unet.conv_in.lora_B.weight": torch.randn(conv.out_channels, rank, 1, 1, generator=g),
+            "text_encoder.text_model.encoder.layers.0.mlp.fc1.lora_A.weight": torch.randn(rank, q.in_features,
+                                                                                             generator=g),
+            "text_encoder.text_model.encoder.layers.0.mlp.fc1.lora_B.weight": torch.randn(q.out_features, rank,
+                                                                                             generator=g)}
+
+
+@pytest.fixture
+def project(tmp_path, tiny, monkeypatch):
+    """A project with a catalog of two LoRAs and an embedding (two vectors), built for builtin:tiny."""
+    import torch
+    from safetensors.torch import save_file
+
+    (tmp_path / "promptlang.toml").write_text("", encoding="utf-8")
+    (tmp_path / "loras").mkdir()
+    save_file(kohya_lora(tiny), str(tmp_path / "loras" / "detail.safetensors"))
+    save_file(peft_lora(tiny), str(tmp_path / "loras" / "peft.safetensors"))
+    vectors = torch.randn(2, 32, generator=torch.Generator().manual_seed(5)) * 3
+    save_file({"emb_params": vectors}, str(tmp_path / "loras" / "neggy.safetensors"))
+    (tmp_path / "team.yaml").write_text(CATALOG, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def prompt_file(project, body, name="p.prompt"):
+    path = project / name
+    path.write_text('use "./team.yaml"\nprompt p {\n    subject "a cat"\n    size 64x64\n    steps 2\n    seed 3\n'
+                    + body + "\n}\n", encoding="utf-8")
+    return path
+
+
+def one(path):
+    (prompt,) = promptlang.compile(str(path))
+    return prompt
+
+
+def pixels(done):
+    return np.asarray(done.image)
+
+
+# ------------------------------------------------------------------ language and IR
+
+def test_lora_field_catalog_and_path_weights_triggers_and_inheritance(project):
+    path = project / "p.prompt"
+    path.write_text('''use "./team.yaml"
+defaults { lora detail }
+prompt a { subject "a cat" }
+prompt b extends a {
+    subject "a dog"
+    lora += "loras/peft.safetensors":0.3
+    negative neggy:1.2, "blurry"
+}
+prompt c extends a { lora peft_style:2 }
+''', encoding="utf-8")
+    a, b, c = promptlang.compile(str(path))
+    assert [(x.kind, x.name, x.weight) for x in a.adapters] == [("lora", "detail", 0.5)]
+    assert a.adapters[0].file == str(project / "loras" / "detail.safetensors")
+    assert promptlang.ir.join_text(a.segments[0].positive) == "a cat, highly detailed"
+    assert [(x.kind, x.name, x.weight) for x in b.adapters] == [
+        ("lora", "detail", 0.5), ("lora", "peft", 0.3), ("embedding", "neggy", 1.0)]
+    assert (b.segments[0].negative[0].text, b.segments[0].negative[0].weight) == ("neggy", 1.2)
+    assert [(x.name, x.weight) for x in c.adapters] == [("peft_style", 2.0)]
+    assert promptlang.ir.join_text(c.segments[0].positive) == "a cat"  # no trigger words
+
+
+def test_json_ir_round_trips_adapters_and_reads_old_files(project):
+    prompt = one(prompt_file(project, "    lora detail:0.8\n    negative neggy"))
+    data = promptlang.ir.to_json(prompt)
+    assert data["adapters"][0] == {"kind": "lora", "name": "detail", "file": prompt.adapters[0].file,
+                                   "weight": 0.4, "sha256": None}
+    assert promptlang.ir.from_json(json.loads(json.dumps(data))).adapters == prompt.adapters
+    del data["adapters"]
+    assert promptlang.ir.from_json(data).adapters == ()
+    plain = one(prompt_file(project, "", "q.prompt"))
+    assert "adapters" not in promptlang.ir.to_json(plain)
+
+
+@pytest.mark.parametrize("body, message", [
+    ("    lora detial", "unknown lora `detial`; did you mean `detail`?"),
+    ('    lora "loras/x.pt"', "a quoted LoRA is a path to a .safetensors file"),
+    ('    lora "../outside.safetensors"', "points outside the project folder"),
+    ('    lora "/etc/x.safetensors"', "must be relative"),
+    ("    lora detail detail", "missing comma"),
+    ('    lora "a.safetensors" -> "b.safetensors" at 0.5', "cannot change during sampling"),
+    ('    lora blend "a.safetensors":1, "b.safetensors":1', "LoRAs cannot be blended"),
+    ("    lora detail, detail:2", "lists the LoRA `detail` twice"),
+    ("    lora += ", "needs a value"),
+    ("    style detail", "is a lora entry"),
+])
+def test_lora_mistakes_point_at_the_place(project, body, message):
+    path = prompt_file(project, body)
+    with pytest.raises(PromptError) as info:
+        promptlang.compile(str(path))
+    text = info.value.format() if hasattr(info.value, "format") else str(info.value)
+    assert message in str(text), text
+
+
+@pytest.mark.parametrize("entry, message", [
+    ("  x:\n    file: loras/x.bin\n", "expected a .safetensors file"),
+    ("  x:\n    file: /abs/x.safetensors\n", "relative to the catalog"),
+    ("  x:\n    trigger: y\n", "lora.x.file: is missing"),
+    ("  x:\n    file: a.safetensors\n    sha256: abc\n", "expected 64 hexadecimal digits"),
+    ("  x:\n    file: a.safetensors\n    trigers: y\n", "unknown field; did you mean `trigger`?"),
+    ("  x: loras/x.safetensors\n", "expected a mapping with `file`"),
+])
+def test_catalog_lora_entries_are_validated(tmp_path, entry, message):
+    from promptlang import catalog
+
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: bad\nlora:\n" + entry, encoding="utf-8")
+    with pytest.raises(PromptError) as info:
+        catalog.load(path)
+    assert message in info.value.message
+
+
+def test_catalog_file_may_not_leave_its_project(tmp_path, monkeypatch):
+    inner = tmp_path / "proj"
+    inner.mkdir()
+    (inner / "promptlang.toml").write_text("", encoding="utf-8")
+    (inner / "team.yaml").write_text("name: team\nlora:\n  x:\n    file: ../../x.safetensors\n", encoding="utf-8")
+    (inner / "p.prompt").write_text('use "./team.yaml"\nprompt p { subject "a"\n lora x }\n', encoding="utf-8")
+    monkeypatch.chdir(inner)
+    with pytest.raises(PromptError) as info:
+        promptlang.compile(str(inner / "p.prompt"))
+    assert "lora.x.file" in str(info.value) and "points outside the catalog's project folder" in str(info.value)
+
+
+# ------------------------------------------------------------------ targets
+
+def test_targets_write_or_warn(project):
+    prompt = one(prompt_file(project, "    lora detail:0.8, peft_style\n    negative neggy, \"blurry\""))
+    warnings = []
+    text = promptlang.targets.emit("a1111", prompt, warnings)
+    assert text.splitlines()[0] == "a cat, highly detailed <lora:detail:0.4><lora:peft_style:1>"
+    assert text.splitlines()[1] == "Negative prompt: neggy, blurry"
+    assert warnings == []
+    for target in ("compel", "plain", "midjourney"):
+        warnings = []
+        promptlang.targets.emit(target, prompt, warnings)
+        said = [w.message for w in warnings]
+        assert sum("cannot load LoRAs: `detail` (weight 0.4)" in m for m in said) == 1, said
+        assert sum("cannot load LoRAs: `peft_style`" in m for m in said) == 1, said
+        assert sum("cannot load textual-inversion embeddings: `neggy`" in m for m in said) == 1, said
+
+
+# ------------------------------------------------------------------ rendering
+
+def test_lora_changes_pixels_weight_zero_does_not_and_the_pipeline_is_left_as_it_was(project, tiny):
+    before = {name: p.detach().clone() for name, p in tiny.unet.named_parameters()}
+    text_before = {name: p.detach().clone() for name, p in tiny.text_encoder.named_parameters()}
+    plain = one(prompt_file(project, "", "a.prompt"))
+    with_lora = one(prompt_file(project, '    lora "loras/detail.safetensors"', "b.prompt"))
+    zero = one(prompt_file(project, '    lora "loras/detail.safetensors":0', "c.prompt"))
+    other = one(prompt_file(project, "    lora peft_style", "d.prompt"))
+    base = pixels(promptlang.render(plain, pipe=tiny)[0])
+    changed = pixels(promptlang.render(with_lora, pipe=tiny)[0])
+    assert np.abs(changed.astype(int) - base).max() > 0
+    assert np.array_equal(pixels(promptlang.render(zero, pipe=tiny)[0]), base)
+    assert np.abs(pixels(promptlang.render(other, pipe=tiny)[0]).astype(int) - base).max() > 0
+    # a render without the LoRA after ones with it: the same pixels, the same modules and weights
+    assert np.array_equal(pixels(promptlang.render(plain, pipe=tiny)[0]), base)
+    assert all(type(m).__name__ != "LoraLayer" for m in tiny.unet.modules())
+    after = dict(tiny.unet.named_parameters())
+    assert set(after) == set(before) and all(torch_equal(after[n], before[n]) for n in before)
+    after = dict(tiny.text_encoder.named_parameters())
+    assert set(after) == set(text_before) and all(torch_equal(after[n], text_before[n]) for n in text_before)
+
+
+def torch_equal(a, b):
+    import torch
+
+    return torch.equal(a.detach(), b)
+
+
+def test_a_lora_on_the_text_encoder_changes_the_embeddings(project, tiny):
+    from promptlang.diffusion.adapters import applied
+    from promptlang.diffusion.encode import encode
+    from promptlang.diffusion.models import wrap
+
+    prompt = promptlang.adapters.hashed(one(prompt_file(project, '    lora "loras/detail.safetensors"')))
+    model = wrap(tiny, "builtin:tiny")
+    plain = encode(prompt, model)["prompt_embeds"]
+    loaded = encode(prompt, applied(model, prompt.adapters))["prompt_embeds"]
+    assert not np.allclose(plain.numpy(), loaded.numpy())
+    assert np.array_equal(encode(prompt, model)["prompt_embeds"].numpy(), plain.numpy())
+
+
+def test_embedding_token_reaches_the_text_encoder_with_all_its_vectors(project, tiny):
+    from promptlang.diffusion.adapters import applied
+    from promptlang.diffusion.encode import _compels
+    from promptlang.diffusion.models import wrap
+
+    prompt = promptlang.adapters.hashed(one(prompt_file(project, "    negative neggy")))
+    model = applied(wrap(tiny, "builtin:tiny"), prompt.adapters)
+    provider = _compels(model.pipe, "sd")[0].conditioning_provider
+    ids = provider.get_token_ids(["neggy, blurry"], include_start_and_end_markers=False)[0]
+    vocab = model.pipe.tokenizer.get_vocab()
+    assert ids[:2] == [vocab["neggy"], vocab["neggy_1"]] and len(ids) == 4  # neggy neggy_1 , blurry
+    table = model.pipe.text_encoder.get_input_embeddings().weight
+    from safetensors.torch import load_file
+
+    vectors = load_file(str(project / "loras" / "neggy.safetensors"))["emb_params"]
+    assert np.allclose(table[ids[:2]].detach().numpy(), vectors.numpy())
+    # the pipeline's own tokenizer and text encoder are untouched
+    assert "neggy" not in tiny.tokenizer.get_vocab()
+    assert tiny.text_encoder.get_input_embeddings().weight.shape[0] == 49408
+
+
+def test_embedding_changes_pixels_against_the_same_word_without_it(project, tiny):
+    with_embedding = one(prompt_file(project, "    negative neggy", "a.prompt"))
+    without = promptlang.ir.from_json({**promptlang.ir.to_json(with_embedding), "adapters": []})
+    a = pixels(promptlang.render(with_embedding, pipe=tiny)[0])
+    b = pixels(promptlang.render(without, pipe=tiny)[0])
+    assert np.abs(a.astype(int) - b).max() > 0
+    assert "neggy" not in tiny.tokenizer.get_vocab()
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: p.write_bytes(b"\x80\x04not safetensors"), "is not a readable safetensors file"),
+    (lambda p: p.unlink(), "no such file"),
+])
+def test_broken_or_missing_files_are_clear_errors(project, tiny, make, message):
+    make(project / "loras" / "detail.safetensors")
+    prompt = one(prompt_file(project, "    lora detail"))
+    with pytest.raises(PromptError) as info:
+        promptlang.render(prompt, pipe=tiny)
+    assert message in info.value.message and "detail" in info.value.message
+
+
+def test_lora_for_another_model_is_refused(project, tiny):
+    from safetensors.torch import save_file
+    import torch
+
+    save_file({"lora_unet_mid_block_nothing_here.lora_down.weight": torch.zeros(2, 4),
+               "lora_unet_mid_block_nothing_here.lora_up.weight": torch.zeros(4, 2)},
+              str(project / "loras" / "other.safetensors"))
+    prompt = one(prompt_file(project, '    lora "loras/other.safetensors"'))
+    with pytest.raises(PromptError, match="names no linear or convolution layer"):
+        promptlang.render(prompt, pipe=tiny)
+
+
+def test_catalog_sha256_is_checked(project, tiny):
+    data = (project / "loras" / "detail.safetensors").read_bytes()
+    good = hashlib.sha256(data).hexdigest()
+    (project / "team.yaml").write_text(CATALOG.replace("weight: 0.5", f"weight: 0.5\n    sha256: {good}"),
+                                       encoding="utf-8")
+    prompt = one(prompt_file(project, "    lora detail"))
+    assert prompt.adapters[0].sha256 == good
+    assert promptlang.render(prompt, pipe=tiny)
+    (project / "loras" / "detail.safetensors").write_bytes(data + b" ")
+    with pytest.raises(PromptError, match="has changed: its sha256 is"):
+        promptlang.render(prompt, pipe=tiny)
+
+
+# ------------------------------------------------------------------ provenance
+
+def test_render_records_hashes_show_prints_them_reproduce_checks_them(project, tiny_cli, capsys):
+    path = prompt_file(project, "    lora detail:0.8\n    negative neggy")
+    assert tiny_cli("render", str(path), "--model", "builtin:tiny", "-o", "out", "-q") == 0
+    png = project / "out" / "p-3.png"
+    record = json.loads(Image.open(png).text["promptlang"])
+    files = {a["name"]: a for a in record["ir"]["adapters"]}
+    for name in ("detail", "neggy"):
+        assert files[name]["sha256"] == hashlib.sha256(Path(files[name]["file"]).read_bytes()).hexdigest()
+    assert files["detail"]["weight"] == 0.4
+    assert "<lora:detail:0.4>" in Image.open(png).text["parameters"]
+    capsys.readouterr()
+    assert tiny_cli("show", str(png)) == 0
+    shown = capsys.readouterr().out
+    assert "lora:      detail weight 0.4  sha256 " + files["detail"]["sha256"][:16] in shown
+    assert "embedding: neggy  sha256 " + files["neggy"]["sha256"][:16] in shown
+    assert tiny_cli("reproduce", str(png), "-o", "again") == 0
+    assert np.array_equal(np.asarray(Image.open(png)), np.asarray(Image.open(project / "again" / "p-3.png")))
+    lora = project / "loras" / "detail.safetensors"
+    lora.write_bytes(lora.read_bytes()[:-1] + b" ")
+    capsys.readouterr()
+    assert tiny_cli("reproduce", str(png), "-o", "third") == 1
+    err = capsys.readouterr().err
+    assert "cannot reproduce" in err and "LoRA `detail`" in err and "has changed" in err
+    assert not (project / "third").exists()
+    lora.unlink()
+    assert tiny_cli("reproduce", str(png), "-o", "third") == 1
+    assert "no such file" in capsys.readouterr().err
+

@@ -9,7 +9,6 @@ import pytest
 from PIL import Image
 
 import promptlang
-from promptlang.cli import main
 from promptlang.errors import PromptError
 
 CATALOG = '''name: team

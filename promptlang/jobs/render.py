@@ -157,7 +157,7 @@ def _already(path: Path, prompt: ir.Prompt, seed: int) -> bool:
     except PromptError:
         return False
     made = found.prompt
-    words = ("positive", "negative", "segments")  # as the record keeps them (weights to 6 decimals)
+    words = ("positive", "negative", "segments", "adapters")  # as the record keeps them (weights to 6 decimals)
     if made is None or made.name != prompt.name or \
             [ir.to_json(made).get(k) for k in words] != [ir.to_json(prompt).get(k) for k in words]:
         return False

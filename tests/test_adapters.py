@@ -336,3 +336,42 @@ def test_render_records_hashes_show_prints_them_reproduce_checks_them(project, t
     assert tiny_cli("reproduce", str(png), "-o", "third") == 1
     assert "no such file" in capsys.readouterr().err
 
+
+
+def test_sdxl_embedding_and_lora_on_both_text_encoders(tmp_path, monkeypatch):
+    import torch
+    from safetensors.torch import save_file
+
+    from promptlang.diffusion.models import build_tiny
+
+    pipe = build_tiny("sdxl")
+    g = torch.Generator().manual_seed(2)
+    (tmp_path / "promptlang.toml").write_text("", encoding="utf-8")
+    save_file({"clip_l": torch.randn(1, 32, generator=g) * 3, "clip_g": torch.randn(1, 32, generator=g) * 3},
+              str(tmp_path / "xl_emb.safetensors"))
+    layer = pipe.text_encoder_2.text_model.encoder.layers[1].self_attn.k_proj
+    save_file({"text_encoder_2.text_model.encoder.layers.1.self_attn.k_proj.lora_A.weight":
+               torch.randn(2, layer.in_features, generator=g),
+               "text_encoder_2.text_model.encoder.layers.1.self_attn.k_proj.lora_B.weight":
+               torch.randn(layer.out_features, 2, generator=g)}, str(tmp_path / "xl_lora.safetensors"))
+    (tmp_path / "xl.yaml").write_text("name: xl\nembedding:\n  xlemb:\n    file: xl_emb.safetensors\n",
+                                      encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    src = 'use "./xl.yaml"\nprompt p {\n subject "a cat"\n size 64x64\n steps 2\n seed 1\n%s\n}\n'
+    plain, emb, lora = (promptlang.compile(src % body) for body in ("", " style xlemb",
+                                                                    ' lora "xl_lora.safetensors"'))
+    base = pixels(promptlang.render(plain[0], pipe=pipe)[0])
+    without = promptlang.ir.from_json({**promptlang.ir.to_json(emb[0]), "adapters": []})
+    assert np.abs(pixels(promptlang.render(emb[0], pipe=pipe)[0]).astype(int)
+                  - pixels(promptlang.render(without, pipe=pipe)[0])).max() > 0
+    assert np.abs(pixels(promptlang.render(lora[0], pipe=pipe)[0]).astype(int) - base).max() > 0
+    assert np.array_equal(pixels(promptlang.render(plain[0], pipe=pipe)[0]), base)
+    assert "xlemb" not in pipe.tokenizer.get_vocab() and "xlemb" not in pipe.tokenizer_2.get_vocab()
+
+
+def test_sd_embedding_on_an_sdxl_model_is_a_clear_error(project):
+    from promptlang.diffusion.models import build_tiny
+
+    prompt = one(prompt_file(project, "    negative neggy"))
+    with pytest.raises(PromptError, match="is an SD embedding; an SDXL model needs `clip_l` and `clip_g`"):
+        promptlang.render(prompt, pipe=build_tiny("sdxl"))

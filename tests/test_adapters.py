@@ -375,3 +375,64 @@ def test_sd_embedding_on_an_sdxl_model_is_a_clear_error(project):
     prompt = one(prompt_file(project, "    negative neggy"))
     with pytest.raises(PromptError, match="is an SD embedding; an SDXL model needs `clip_l` and `clip_g`"):
         promptlang.render(prompt, pipe=build_tiny("sdxl"))
+
+
+def test_sdxl_kohya_lora_in_the_original_block_layout(tmp_path, monkeypatch):
+    """kohya writes SDXL UNet names in the SGM layout (input_blocks_3_1_…): mapped to diffusers' modules."""
+    import torch
+    from safetensors.torch import save_file
+
+    from promptlang.diffusion.adapters import _layers
+    from promptlang.diffusion.models import build_tiny
+
+    pipe = build_tiny("sdxl")
+    g = torch.Generator().manual_seed(4)
+    shapes = {  # kohya name -> (module in diffusers' layout)
+        "lora_unet_input_blocks_3_1_transformer_blocks_0_attn2_to_k": "down_blocks.1.attentions.0.transformer_blocks.0.attn2.to_k",
+        "lora_unet_output_blocks_1_1_proj_out": "up_blocks.0.attentions.1.proj_out",
+        "lora_unet_input_blocks_1_0_in_layers_2": "down_blocks.0.resnets.0.conv1",
+        "lora_unet_middle_block_1_proj_in": "mid_block.attentions.0.proj_in",
+        "lora_te2_text_model_encoder_layers_0_mlp_fc1": "text_model.encoder.layers.0.mlp.fc1",
+    }
+    tensors = {}
+    for key, path in shapes.items():
+        component = pipe.text_encoder_2 if key.startswith("lora_te2_") else pipe.unet
+        layer = dict(component.named_modules())[path]
+        if isinstance(layer, torch.nn.Conv2d):
+            down = torch.randn(2, layer.in_channels, *layer.kernel_size, generator=g)
+            up = torch.randn(layer.out_channels, 2, 1, 1, generator=g)
+        else:
+            down, up = torch.randn(2, layer.in_features, generator=g), torch.randn(layer.out_features, 2, generator=g)
+        tensors.update({f"{key}.lora_down.weight": down, f"{key}.lora_up.weight": up, f"{key}.alpha": torch.tensor(1.0)})
+    (tmp_path / "promptlang.toml").write_text("", encoding="utf-8")
+    save_file(tensors, str(tmp_path / "xl_kohya.safetensors"))
+    monkeypatch.chdir(tmp_path)
+    adapter = promptlang.ir.Adapter("lora", "xl_kohya", str(tmp_path / "xl_kohya.safetensors"))
+    found = _layers(adapter, tensors, pipe)
+    assert {path for _, path in found} == set(shapes.values())
+    src = 'prompt p {\n subject "a cat"\n size 64x64\n steps 2\n seed 1\n%s\n}\n'
+    (plain,), (lora,) = (promptlang.compile(src % body) for body in ("", ' lora "xl_kohya.safetensors"'))
+    base = pixels(promptlang.render(plain, pipe=pipe)[0])
+    assert np.abs(pixels(promptlang.render(lora, pipe=pipe)[0]).astype(int) - base).max() > 0
+    assert np.array_equal(pixels(promptlang.render(plain, pipe=pipe)[0]), base)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: p.mkdir(), "is a folder"),
+    (lambda p: __import__("os").mkfifo(p), "is not a regular file"),
+])
+def test_a_lora_that_is_not_a_file_is_refused_without_waiting(project, tiny, make, message):
+    make(project / "loras" / "odd.safetensors")
+    prompt = one(prompt_file(project, '    lora "loras/odd.safetensors"'))
+    with pytest.raises(PromptError) as info:
+        promptlang.render(prompt, pipe=tiny)
+    assert message in info.value.message
+
+
+def test_a_pickle_file_named_by_an_untrusted_record_is_never_read(project, tiny):
+    (project / "loras" / "evil.pt").write_bytes(b"\x80\x04 pickle")
+    prompt = one(prompt_file(project, "    lora detail"))
+    data = promptlang.ir.to_json(prompt)
+    data["adapters"][0]["file"] = str(project / "loras" / "evil.pt")
+    with pytest.raises(PromptError, match="is not a .safetensors file"):
+        promptlang.render(promptlang.ir.from_json(data), pipe=tiny)

@@ -17,8 +17,10 @@ only the module objects), and only the copies are changed:
   ``set_adapters`` would inject peft layers into the shared modules instead; besides
   changing them, its text-encoder path needs a peft newer than the package registries
   here offer (transformers 5.24 asks for peft >= 0.22; 0.21.2 is the newest). Read are
-  kohya/A1111 files (``lora_unet_…``/``lora_te_…`` with ``lora_down``/``lora_up``/``alpha``;
-  SD 1.x module names) and diffusers/peft files (``unet.…``/``text_encoder.…`` with
+  kohya/A1111 files (``lora_unet_…``/``lora_te_…``/``lora_te1_…``/``lora_te2_…`` with
+  ``lora_down``/``lora_up``/``alpha``; UNet names in diffusers' layout, as kohya writes them
+  for SD 1.x, or in the original SGM layout, ``input_blocks_4_1_…``, as it writes them for
+  SDXL) and diffusers/peft files (``unet.…``/``text_encoder.…`` with
   ``lora_A``/``lora_B``). A key that names no layer of the model is an error, not skipped.
 
 So the pipeline a job was handed is the same object, with the same weights, after the
@@ -29,6 +31,7 @@ from __future__ import annotations
 import copy
 import inspect
 import itertools
+import re
 
 from .. import ir
 from ..adapters import read
@@ -167,6 +170,46 @@ _ENDS = {"lora_down.weight": "down", "lora_up.weight": "up", "alpha": "alpha",
          "lora_linear_layer.down.weight": "down", "lora_linear_layer.up.weight": "up"}
 
 
+_SGM = re.compile(r"(input_blocks|output_blocks)_(\d+)_(\d+)_(.+)|(middle_block)_(\d+)_(.+)")
+_SGM_RESNET = {"in_layers_2": "conv1", "out_layers_3": "conv2", "emb_layers_1": "time_emb_proj",
+               "skip_connection": "conv_shortcut", "in_layers_0": "norm1", "out_layers_0": "norm2"}
+_SGM_TOP = {"input_blocks_0_0": "conv_in", "time_embed_0": "time_embedding_linear_1",
+            "time_embed_2": "time_embedding_linear_2", "label_emb_0_0": "add_embedding_linear_1",
+            "label_emb_0_2": "add_embedding_linear_2", "out_2": "conv_out"}
+
+
+def _sgm_to_diffusers(name: str, layers_per_block: int) -> str:
+    """A kohya SDXL UNet name in the original (SGM) layout, ``input_blocks_4_1_transformer_blocks_0_attn1_to_q``,
+    as diffusers names the module, ``down_blocks_1_attentions_0_transformer_blocks_0_attn1_to_q``
+    (underscores for dots, as kohya writes them). Names already in diffusers' layout pass through."""
+    for sgm, ours in _SGM_TOP.items():
+        if name == sgm:
+            return ours
+    found = _SGM.fullmatch(name)
+    if found is None:
+        return name
+    if found.group(5):
+        where, i, j, rest = "middle_block", int(found.group(6)), 0, found.group(7)
+    else:
+        where, i, j, rest = found.group(1), int(found.group(2)), int(found.group(3)), found.group(4)
+    for sgm, ours in _SGM_RESNET.items():
+        if rest == sgm:
+            rest = ours
+    per = layers_per_block + 1
+    if where == "input_blocks":
+        block, layer = (i - 1) // per, (i - 1) % per
+        if rest.startswith("op"):  # the downsampler: input_blocks_3_0_op
+            return f"down_blocks_{block}_downsamplers_0_conv"
+        return f"down_blocks_{block}_{'resnets' if j == 0 else 'attentions'}_{layer}_{rest}"
+    if where == "middle_block":
+        inner = {0: "resnets_0", 1: "attentions_0", 2: "resnets_1"}.get(i)
+        return f"mid_block_{inner}_{rest}" if inner else name
+    block, layer = i // per, i % per
+    if rest.startswith("conv") and j >= 1 and not rest.startswith(("conv1", "conv2", "conv_shortcut")):
+        return f"up_blocks_{block}_upsamplers_0_{rest}"
+    return f"up_blocks_{block}_{'resnets' if j == 0 else 'attentions'}_{layer}_{rest}"
+
+
 def _layers(adapter: ir.Adapter, tensors: dict, pipe) -> dict:
     """(component, module path) -> {"down", "up", "alpha"?} for every layer the file changes."""
     import torch
@@ -177,8 +220,8 @@ def _layers(adapter: ir.Adapter, tensors: dict, pipe) -> dict:
 
     def fail(key: str, problem: str) -> PromptError:
         return PromptError(f"LoRA `{adapter.name}`: {adapter.file}: `{key[:120]}` {problem}",
-                           hint="promptlang reads kohya/AUTOMATIC1111 LoRAs for SD 1.x (lora_unet_…, lora_te_…) "
-                                "and diffusers/peft LoRAs (unet.…, text_encoder.…) made for this kind of model")
+                           hint="promptlang reads kohya/AUTOMATIC1111 LoRAs (lora_unet_…, lora_te_…) and "
+                                "diffusers/peft LoRAs (unet.…, text_encoder.…) made for this kind of model")
 
     for key, tensor in tensors.items():
         end = next((e for e in _ENDS if key.endswith("." + e)), None)
@@ -194,6 +237,8 @@ def _layers(adapter: ir.Adapter, tensors: dict, pipe) -> dict:
             if component not in names:
                 names[component] = {n.replace(".", "_"): n for n, _ in module.named_modules() if n}
             rest = base[len(prefix):]
+            if component == "unet":
+                rest = _sgm_to_diffusers(rest, module.config.layers_per_block)
             path = names[component].get(rest)
             if path is None and rest.startswith("text_model_"):  # transformers 5's CLIP has no text_model level
                 path = names[component].get(rest[len("text_model_"):])

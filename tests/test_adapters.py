@@ -436,3 +436,48 @@ def test_a_pickle_file_named_by_an_untrusted_record_is_never_read(project, tiny)
     data["adapters"][0]["file"] = str(project / "loras" / "evil.pt")
     with pytest.raises(PromptError, match="is not a .safetensors file"):
         promptlang.render(promptlang.ir.from_json(data), pipe=tiny)
+
+
+def test_walk_loads_the_endpoints_loras_and_refuses_different_ones(project, tiny_cli, capsys):
+    from promptlang.artifacts import records
+    from promptlang.jobs import walk as walk_job
+
+    (project / "w.prompt").write_text('''use "./team.yaml"
+defaults { size 64x64
+ steps 2
+ lora detail }
+prompt a { subject "a cat"
+ seed 1 }
+prompt b { subject "a dog"
+ seed 2 }
+prompt c { subject "a cow"
+ seed 3
+ lora peft_style }
+''', encoding="utf-8")
+    assert tiny_cli("walk", "w.prompt", "--from", "a", "--to", "b", "--frames", "3", "-o", "out",
+                    "--model", "builtin:tiny", "--no-cache", "-q") == 0
+    assert tiny_cli("render", "w.prompt", "--model", "builtin:tiny", "-o", "r", "-q", "--no-cache") == 0
+    first = np.asarray(Image.open(project / "out" / "walk-a-b-000.png").convert("RGB"))
+    assert np.array_equal(first, np.asarray(Image.open(project / "r" / "a-1.png").convert("RGB")))
+    middle = project / "out" / "walk-a-b-001.png"
+    again = walk_job.reproduce_frame(records.read(middle), project / "again")
+    assert np.array_equal(np.asarray(Image.open(again)), np.asarray(Image.open(middle)))
+    capsys.readouterr()
+    assert tiny_cli("walk", "w.prompt", "--from", "a", "--to", "c", "--frames", "3", "-o", "out2",
+                    "--model", "builtin:tiny", "-q") == 1
+    err = capsys.readouterr().err
+    assert "load different LoRAs or embeddings" in err and "w.prompt:9:" in err
+    assert not (project / "out2").exists()
+    lora = project / "loras" / "detail.safetensors"
+    lora.write_bytes(lora.read_bytes() + b" ")
+    with pytest.raises(PromptError, match="has changed"):
+        walk_job.reproduce_frame(records.read(middle), project / "again2")
+
+
+def test_catalog_show_lists_loras_and_embeddings(project, capsys):
+    from promptlang.cli import main
+
+    assert main(["catalog", "show", "./team.yaml"]) == 0
+    out = capsys.readouterr().out
+    assert "lora (2)\n  detail      loras/detail.safetensors  [trigger: highly detailed]  [weight 0.5]" in out
+    assert "embedding (1)\n  neggy  loras/neggy.safetensors" in out

@@ -37,7 +37,7 @@ def run(image, out, *, model=None, overwrite: bool = False, backend=None, report
     prompt = found.prompt
     model = model or info["model"]
     prompt = replace(prompt, settings=replace(prompt.settings, model=model))
-    _check_adapters(image, prompt)
+    check_adapters(image, prompt)
     out = folder(out)
     target = out / f"{Path(image).stem}.png"  # the name it had: reproduced tiles of one sheet never collide
     check_free([target], overwrite)
@@ -54,7 +54,7 @@ def run(image, out, *, model=None, overwrite: bool = False, backend=None, report
     return target
 
 
-def _check_adapters(image, prompt) -> None:
+def check_adapters(image, prompt) -> None:
     """Every LoRA and embedding the image was made with is there, with the sha256 it
     recorded (a record without the hash is refused: it could not be checked)."""
     from ..adapters import hashed

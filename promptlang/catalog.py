@@ -295,10 +295,10 @@ def _from_cache(data, shown: str, source: str, sha: str) -> Catalog | None:
         entries = {}
         for section in SECTIONS + ADAPTER_SECTIONS:
             items = {}
-            for key, (text, negative, weight, tags, description, span, file, sha) in data["entries"][section].items():
+            for key, (text, negative, weight, tags, description, span, file, digest) in data["entries"][section].items():
                 where = Span(shown, *span) if span is not None else None
                 items[key] = Entry(section, key, text, negative, float(weight), tuple(tags), description,
-                                   data["name"], where, file, sha)
+                                   data["name"], where, file, digest)
             entries[section] = items
         return Catalog(data["name"], data["version"], data["description"], shown, sha, tuple(data["requires"]),
                        entries, source)

@@ -481,3 +481,17 @@ def test_catalog_show_lists_loras_and_embeddings(project, capsys):
     out = capsys.readouterr().out
     assert "lora (2)\n  detail      loras/detail.safetensors  [trigger: highly detailed]  [weight 0.5]" in out
     assert "embedding (1)\n  neggy  loras/neggy.safetensors" in out
+
+
+def test_export_skips_files_and_diff_sees_a_changed_file(project):
+    from promptlang import catalog, interop, lock
+
+    cat = catalog.load(project / "team.yaml")
+    data, warnings, count = interop.export(cat, "a1111-csv")
+    assert count == 0 and b"detail" not in data
+    assert any("lora.detail: warning: a lora is a file, not a style; skipped" in w for w in warnings)
+    (project / "team2.yaml").write_text(CATALOG.replace("loras/detail.safetensors", "loras/detail2.safetensors"),
+                                        encoding="utf-8")
+    changed = lock.diff(cat, catalog.load(project / "team2.yaml"))
+    assert changed == {"lora": {"added": [], "removed": [], "changed": {
+        "detail": {"file": ("loras/detail.safetensors", "loras/detail2.safetensors")}}}}

@@ -495,3 +495,55 @@ def test_export_skips_files_and_diff_sees_a_changed_file(project):
     changed = lock.diff(cat, catalog.load(project / "team2.yaml"))
     assert changed == {"lora": {"added": [], "removed": [], "changed": {
         "detail": {"file": ("loras/detail.safetensors", "loras/detail2.safetensors")}}}}
+
+
+def test_a_catalog_with_files_reads_back_from_the_cache_whole(project):
+    from promptlang import catalog
+
+    digest = "ab" * 32
+    (project / "team.yaml").write_text(CATALOG.replace("weight: 0.5", f"weight: 0.5\n    sha256: {digest}"),
+                                       encoding="utf-8")
+    first = catalog.load(project / "team.yaml")
+    catalog._load_cached.cache_clear()
+    again = catalog.load(project / "team.yaml")  # from promptlang's on-disk cache
+    assert again == first and again.sha256 == first.sha256
+    entry = again.get("lora", "detail")
+    assert (entry.file, entry.sha256, entry.text, entry.weight) == ("loras/detail.safetensors", digest,
+                                                                    "highly detailed", 0.5)
+
+
+@pytest.mark.parametrize("tensors, message", [
+    ({"lora_unet_conv_in.lora_down.weight": [0, 4, 3, 3], "lora_unet_conv_in.lora_up.weight": [32, 0, 1, 1]},
+     "are not a LoRA's"),
+    ({"lora_unet_conv_in.lora_down.weight": [2, 4, 3, 3], "lora_unet_conv_in.lora_up.weight": "nan"},
+     "not finite numbers"),
+    ({"lora_unet_conv_in.lora_down.weight": [2, 4, 3, 3], "lora_unet_conv_in.lora_up.weight": [32, 2, 1, 1],
+      "lora_unet_conv_in.alpha": [3]}, "are not a LoRA's"),
+    ({"lora_unet_conv_in.lora_down.weight": [2, 5, 3, 3], "lora_unet_conv_in.lora_up.weight": [32, 2, 1, 1]},
+     "do not fit its weight"),
+    ({"lora_unet_conv_in.lora_down.weight": [2, 4, 3, 3]}, "has only one of its two matrices"),
+    ({"lora_unet_conv_in.hada_w1_a": [2, 4]}, "LyCORIS, LoHa, LoKr and DoRA are not read"),
+    ({"something_else.lora_down.weight": [2, 4]}, "names no part of the model"),
+])
+def test_damaged_loras_are_clear_errors(project, tiny, tensors, message):
+    import torch
+    from safetensors.torch import save_file
+
+    made = {k: torch.full((32, 2, 1, 1), float("nan")) if v == "nan" else torch.ones(v) for k, v in tensors.items()}
+    save_file(made, str(project / "loras" / "bad.safetensors"))
+    prompt = one(prompt_file(project, '    lora "loras/bad.safetensors"'))
+    with pytest.raises(PromptError) as info:
+        promptlang.render(prompt, pipe=tiny)
+    assert message in info.value.message and "LoRA `bad`" in info.value.message
+
+
+def test_damaged_embedding_is_a_clear_error(project, tiny):
+    import torch
+    from safetensors.torch import save_file
+
+    save_file({"emb_params": torch.full((1, 32), float("inf"))}, str(project / "loras" / "neggy.safetensors"))
+    with pytest.raises(PromptError, match="holds values that are not finite numbers"):
+        promptlang.render(one(prompt_file(project, "    negative neggy")), pipe=tiny)
+    save_file({"emb_params": torch.ones(1, 16)}, str(project / "loras" / "neggy.safetensors"))
+    with pytest.raises(PromptError, match="has vectors of width 16, and this model's text encoder takes 32"):
+        promptlang.render(one(prompt_file(project, "    negative neggy")), pipe=tiny)

@@ -130,6 +130,8 @@ def _vectors(adapter: ir.Adapter, tensors: dict, kind: str) -> dict:
             out[name] = vectors = vectors[None]
         if vectors.dim() != 2 or not 1 <= vectors.shape[0] <= 75:
             raise fail(f"has a tensor of shape {tuple(vectors.shape)}, not (vectors, width) with 1 to 75 vectors")
+        if not vectors.is_floating_point() or not bool(vectors.isfinite().all()):
+            raise fail("holds values that are not finite numbers")
     return out
 
 
@@ -277,9 +279,17 @@ def _merge_loras(loras, kind: str, pipe, copy_of) -> None:
                 originals[component] = dict(getattr(pipe, component).named_modules())
             layer = originals[component][path]
             weight = layer.weight
-            down, up = parts["down"].float(), parts["up"].float()
-            rank = down.shape[0]
-            scale = float(parts["alpha"]) / rank if "alpha" in parts else 1.0
+            down = parts["down"].to(weight.device, torch.float32)  # merged where the weight lives (GPU: fast)
+            up = parts["up"].to(weight.device, torch.float32)
+            rank = down.shape[0] if down.dim() >= 2 else 0
+            alpha = parts.get("alpha")
+            if rank < 1 or up.dim() < 2 or (alpha is not None and alpha.numel() != 1) \
+                    or not (torch.isfinite(down).all() and torch.isfinite(up).all()
+                            and (alpha is None or torch.isfinite(alpha).all())):
+                raise PromptError(f"LoRA `{adapter.name}`: {adapter.file}: the matrices for {component}.{path} are "
+                                  f"not a LoRA's (shapes {tuple(up.shape)} and {tuple(down.shape)}, or values that "
+                                  "are not finite numbers)")
+            scale = float(alpha) / rank if alpha is not None else 1.0
             try:
                 delta = (up.reshape(up.shape[0], -1) @ down.reshape(rank, -1)).reshape(weight.shape)
             except RuntimeError:
@@ -289,7 +299,7 @@ def _merge_loras(loras, kind: str, pipe, copy_of) -> None:
             key = (component, path)
             if key not in merged:
                 merged[key] = weight.detach().float().clone()
-            merged[key] += (adapter.weight * scale) * delta.to(weight.device)
+            merged[key] += (adapter.weight * scale) * delta
     modules = {component: dict(copy_of(component).named_modules()) for component, _ in merged}
     for (component, path), new in merged.items():
         layer = modules[component][path]

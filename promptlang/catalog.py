@@ -65,7 +65,7 @@ class Catalog:
     path: str
     sha256: str
     requires: tuple[str, ...]
-    entries: dict  # section -> {key: Entry}
+    entries: dict  # section -> {key: Entry}: every one of SECTIONS; `lora`/`embedding` where it has some
     source: str = field(default="", repr=False, compare=False)
 
     def get(self, section: str, key: str) -> Entry | None:
@@ -294,6 +294,8 @@ def _from_cache(data, shown: str, source: str, sha: str) -> Catalog | None:
     try:
         entries = {}
         for section in SECTIONS + ADAPTER_SECTIONS:
+            if section in ADAPTER_SECTIONS and section not in data["entries"]:
+                continue
             items = {}
             for key, (text, negative, weight, tags, description, span, file, digest) in data["entries"][section].items():
                 where = Span(shown, *span) if span is not None else None
@@ -485,8 +487,12 @@ class _Validator:
             raise self.fail("requires", "expected a list of catalog names or relative paths",
                             nodes.get("requires", (root, root))[1])
         entries = {}
-        for section in SECTIONS + ADAPTER_SECTIONS:
+        for section in SECTIONS:
             entries[section] = self.section(name, section, data.get(section), nodes.get(section))
+        for section in ADAPTER_SECTIONS:  # only where a catalog has them: `entries` keeps its shape otherwise
+            found = self.section(name, section, data.get(section), nodes.get(section))
+            if found:
+                entries[section] = found
         return Catalog(name, str(version), description, self.path, self.sha, tuple(requires),
                        entries, self.source)
 

@@ -121,7 +121,7 @@ def show(name, section, catalogs) -> int:
     from ..catalog import ADAPTER_SECTIONS
 
     for sec in ADAPTER_SECTIONS if not section else ():  # shown where a catalog has them
-        entries = cat.entries[sec]
+        entries = cat.entries.get(sec, {})
         if entries:
             print(f"\n{sec} ({len(entries)})")
             width = max(len(k) for k in entries)

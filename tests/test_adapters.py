@@ -335,6 +335,16 @@ def test_render_records_hashes_show_prints_them_reproduce_checks_them(project, t
     lora.unlink()
     assert tiny_cli("reproduce", str(png), "-o", "third") == 1
     assert "no such file" in capsys.readouterr().err
+    # a record whose hash was taken out, or damaged, is refused before anything loads
+    from conftest import tamper
+
+    tamper(png, project / "nohash.png", lambda r: r["ir"]["adapters"][1].update(sha256=None))
+    assert tiny_cli("reproduce", str(project / "nohash.png"), "-o", "fourth") == 1
+    assert "without the sha256 of its file" in capsys.readouterr().err
+    tamper(png, project / "badhash.png", lambda r: r["ir"]["adapters"][0].update(sha256="xyz"))
+    assert tiny_cli("reproduce", str(project / "badhash.png"), "-o", "fourth") == 1
+    assert "promptlang chunk is damaged (bad adapter sha256)" in capsys.readouterr().err
+    assert not (project / "fourth").exists()
 
 
 
@@ -547,3 +557,16 @@ def test_damaged_embedding_is_a_clear_error(project, tiny):
     save_file({"emb_params": torch.ones(1, 16)}, str(project / "loras" / "neggy.safetensors"))
     with pytest.raises(PromptError, match="has vectors of width 16, and this model's text encoder takes 32"):
         promptlang.render(one(prompt_file(project, "    negative neggy")), pipe=tiny)
+
+
+def test_loras_are_refused_on_a_pipeline_with_fused_projections(project):
+    from promptlang.diffusion import fast
+    from promptlang.diffusion.adapters import applied
+    from promptlang.diffusion.models import build_tiny, wrap
+
+    pipe = build_tiny("sd")
+    applied_steps = fast.apply(pipe, compile=False)
+    assert any(step.startswith("fused-qkv") for step in applied_steps)
+    prompt = promptlang.adapters.hashed(one(prompt_file(project, "    lora detail")))
+    with pytest.raises(PromptError, match="fused .fast mode."):
+        applied(wrap(pipe, "builtin:tiny"), prompt.adapters)

@@ -14,7 +14,7 @@ from pathlib import Path
 from ..errors import PromptError
 from . import Event, ignore
 from .backend import Local
-from .common import check_free, check_models, folder, notes, printable
+from .common import check_adapters, check_free, check_models, folder, notes, printable
 from .render import Rendered, Source, images, save
 
 
@@ -53,17 +53,3 @@ def run(image, out, *, model=None, overwrite: bool = False, backend=None, report
     report(Event("file", f"seed {done.seed}, reproduced from {image}", path=target))
     return target
 
-
-def check_adapters(image, prompt) -> None:
-    """Every LoRA and embedding the image was made with is there, with the sha256 it
-    recorded (a record without the hash is refused: it could not be checked)."""
-    from ..adapters import hashed
-
-    for adapter in prompt.adapters:
-        if adapter.sha256 is None:
-            raise PromptError(printable(f"{image}: its record names the {adapter.kind} `{adapter.name}` without the "
-                                        "sha256 of its file, so the file cannot be checked"))
-    try:
-        hashed(prompt)
-    except PromptError as exc:
-        raise PromptError(printable(f"{image}: cannot reproduce: {exc.message}"), hint=exc.hint) from None

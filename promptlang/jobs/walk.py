@@ -14,7 +14,7 @@ from pathlib import Path
 from ..errors import PromptError
 from . import Event, ignore
 from .backend import Frames, Local
-from .common import check_free, check_models, check_walkable, folder, notes, prepare
+from .common import check_adapters, check_free, check_models, check_walkable, folder, notes, prepare
 from .render import Source
 
 
@@ -211,8 +211,6 @@ def reproduce_frame(found, out, *, model=None, overwrite=False, backend=None, re
     model = model or record["model"]
     check_models([model])
     prompts = [replace(p, settings=replace(p.settings, model=model)) for p in prompts]
-    from .reproduce import check_adapters
-
     for prompt in prompts:
         check_adapters(found.path, prompt)
     notes([model], report)

@@ -570,3 +570,20 @@ def test_loras_are_refused_on_a_pipeline_with_fused_projections(project):
     prompt = promptlang.adapters.hashed(one(prompt_file(project, "    lora detail")))
     with pytest.raises(PromptError, match="fused .fast mode."):
         applied(wrap(pipe, "builtin:tiny"), prompt.adapters)
+
+
+def test_embed_encodes_with_the_prompts_embeddings_and_loras(project, tiny_cli, tiny):
+    from promptlang.artifacts.embeddings import load as load_embeddings
+    from promptlang.diffusion.adapters import applied
+    from promptlang.diffusion.encode import encode
+    from promptlang.diffusion.models import wrap
+
+    path = prompt_file(project, "    negative neggy\n    lora detail")
+    assert tiny_cli("embed", str(path), "--model", "builtin:tiny", "-o", "emb", "--no-cache") == 0
+    tensors, _ = load_embeddings(project / "emb" / "p.safetensors")
+    prompt = promptlang.adapters.hashed(one(path))
+    model = wrap(tiny, "builtin:tiny")
+    want = encode(prompt, applied(model, prompt.adapters))
+    assert np.array_equal(tensors["negative_prompt_embeds"].numpy(), want["negative_prompt_embeds"].numpy())
+    assert not np.allclose(tensors["negative_prompt_embeds"].numpy(),
+                           encode(prompt, model)["negative_prompt_embeds"].numpy())

@@ -91,8 +91,11 @@ def main(argv=None) -> int:
     rows = [
         ("structural copy of UNet + text encoder", lambda: (structural_copy(unet), structural_copy(text))),
         ("reference: copy.deepcopy of UNet + text encoder", lambda: (copy.deepcopy(unet), copy.deepcopy(text))),
-        ("applied(): LoRA read, checked, merged into a view", lambda: applied(model, with_lora.adapters)),
-        ("applied(): embedding (tokenizer copy + token table)", lambda: applied(model, with_emb.adapters)),
+        ("applied(): LoRA read, checked, merged into a view",
+         lambda: applied(models.wrap(pipe, "bench"), with_lora.adapters)),  # a new Model: nothing kept
+        ("applied() again, same model and LoRA (the kept view)", lambda: applied(model, with_lora.adapters)),
+        ("applied(): embedding (tokenizer copy + token table)",
+         lambda: applied(models.wrap(pipe, "bench"), with_emb.adapters)),
         ("sha256 of the LoRA file (planning a render)", lambda: hashed(unhashed)),
     ]
     figures = {}

@@ -587,3 +587,26 @@ def test_embed_encodes_with_the_prompts_embeddings_and_loras(project, tiny_cli, 
     assert np.array_equal(tensors["negative_prompt_embeds"].numpy(), want["negative_prompt_embeds"].numpy())
     assert not np.allclose(tensors["negative_prompt_embeds"].numpy(),
                            encode(prompt, model)["negative_prompt_embeds"].numpy())
+
+
+def test_the_last_view_is_kept_for_the_next_batch_of_the_same_prompt(project, tiny):
+    import gc
+
+    from promptlang.diffusion import adapters as loader
+    from promptlang.diffusion.models import wrap
+
+    prompt = promptlang.adapters.hashed(one(prompt_file(project, "    lora detail\n    negative neggy")))
+    model = wrap(tiny, "builtin:tiny")
+    first = loader.applied(model, prompt.adapters)
+    assert loader.applied(model, prompt.adapters) is first
+    heavier = tuple(promptlang.ir.Adapter(a.kind, a.name, a.file, a.weight * 2, a.sha256) for a in prompt.adapters)
+    other = loader.applied(model, heavier)
+    assert other is not first and loader.applied(model, heavier) is other
+    unhashed = one(prompt_file(project, "    lora detail", "u.prompt")).adapters  # no sha256: never kept
+    assert loader.applied(model, unhashed) is not loader.applied(model, unhashed)
+    import weakref
+
+    ref, count = weakref.ref(model), len(loader._VIEWS)
+    del model, first, other
+    gc.collect()
+    assert ref() is None and len(loader._VIEWS) == count - 1  # the kept view goes with its model

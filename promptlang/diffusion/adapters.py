@@ -32,12 +32,15 @@ import copy
 import inspect
 import itertools
 import re
+import weakref
 
 from .. import ir
 from ..adapters import read
 from ..errors import PromptError
 
 __all__ = ["applied", "rebuilt", "structural_copy"]
+
+_VIEWS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # Model -> (adapters, its last view)
 
 
 def structural_copy(module):
@@ -65,6 +68,13 @@ def applied(model, adapters) -> object:
     adapters = tuple(adapters)
     if not adapters:
         return model
+    # The last view made for this model is kept (weakly: it goes with the model), so the
+    # batches and images of one prompt load its files once. Only adapters whose sha256 is
+    # known are kept: the key is then the files' contents, names and weights.
+    key = adapters if all(a.sha256 for a in adapters) else None
+    kept = _VIEWS.get(model) if key is not None else None
+    if kept is not None and kept[0] == key:
+        return kept[1]
     pipe = model.pipe
     copies: dict = {}
 
@@ -84,9 +94,14 @@ def applied(model, adapters) -> object:
             raise PromptError("LoRAs cannot be merged into a pipeline whose attention projections are fused "
                               "(fast mode)", hint="render without --fast")
         _merge_loras(loras, model.kind, pipe, copy_of)
-    view = rebuilt(pipe, **copies)
-    return Model(view, model.id, model.kind, model.test_model,
+    view = Model(rebuilt(pipe, **copies), model.id, model.kind, model.test_model,
                  adapters=tuple((a.kind, a.name, a.sha256, a.weight) for a in adapters))
+    if key is not None:
+        try:
+            _VIEWS[model] = (key, view)
+        except TypeError:  # not weakly referable: not kept
+            pass
+    return view
 
 
 def _tensors(adapter: ir.Adapter) -> dict:

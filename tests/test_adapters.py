@@ -610,3 +610,20 @@ def test_the_last_view_is_kept_for_the_next_batch_of_the_same_prompt(project, ti
     del model, first, other
     gc.collect()
     assert ref() is None and len(loader._VIEWS) == count - 1  # the kept view goes with its model
+
+
+def test_sheet_varies_a_loras_weight_row_by_row(project, tiny_cli, tiny):
+    path = prompt_file(project, "    lora detail")
+    assert tiny_cli("sheet", str(path), "--vary", "lora=detail:0,detail:1,\"loras/peft.safetensors\"",
+                    "--seeds", "3", "-o", "cmp.png", "--model", "builtin:tiny", "--no-cache", "-q") == 0
+    record = json.loads(Image.open(project / "cmp.png").text["promptlang-sheet"])
+    assert record["row_labels"] == ["p · lora=detail:0", "p · lora=detail:1", 'p · lora="loras/peft.safetensors"']
+    tiles = [np.asarray(Image.open(project / t["file"]).convert("RGB")) for t in record["tiles"]]
+    adapters = [json.loads(Image.open(project / t["file"]).text["promptlang"])["ir"]["adapters"]
+                for t in record["tiles"]]
+    assert [[(a["name"], a["weight"]) for a in row] for row in adapters] == [
+        [("detail", 0.0)], [("detail", 0.5)], [("peft", 1.0)]]
+    record0 = json.loads(Image.open(project / record["tiles"][0]["file"]).text["promptlang"])
+    without = promptlang.ir.from_json({**record0["ir"], "adapters": []})  # the trigger words stay
+    assert np.array_equal(tiles[0], pixels(promptlang.render(without, pipe=tiny, seed=3)[0]))  # weight 0: as without
+    assert not np.array_equal(tiles[0], tiles[1]) and not np.array_equal(tiles[1], tiles[2])

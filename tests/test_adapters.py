@@ -185,7 +185,7 @@ def test_targets_write_or_warn(project):
     prompt = one(prompt_file(project, "    lora detail:0.8, peft_style\n    negative neggy, \"blurry\""))
     warnings = []
     text = promptlang.targets.emit("a1111", prompt, warnings)
-    assert text.splitlines()[0] == "a cat, highly detailed <lora:detail:0.4><lora:peft_style:1>"
+    assert text.splitlines()[0] == "a cat, highly detailed <lora:detail:0.4><lora:peft:1>"  # by file name
     assert text.splitlines()[1] == "Negative prompt: neggy, blurry"
     assert warnings == []
     for target in ("compel", "plain", "midjourney"):
@@ -627,3 +627,16 @@ def test_sheet_varies_a_loras_weight_row_by_row(project, tiny_cli, tiny):
     without = promptlang.ir.from_json({**record0["ir"], "adapters": []})  # the trigger words stay
     assert np.array_equal(tiles[0], pixels(promptlang.render(without, pipe=tiny, seed=3)[0]))  # weight 0: as without
     assert not np.array_equal(tiles[0], tiles[1]) and not np.array_equal(tiles[1], tiles[2])
+
+
+def test_a1111_names_files_as_a1111_finds_them(project):
+    (project / "team.yaml").write_text(CATALOG.replace("  neggy:\n    file: loras/neggy.safetensors",
+                                                       "  neggy:\n    file: loras/other_name.safetensors"),
+                                       encoding="utf-8")
+    prompt = one(prompt_file(project, "    lora peft_style:0.7\n    negative neggy"))
+    warnings = []
+    text = promptlang.targets.emit("a1111", prompt, warnings)
+    assert "<lora:peft:0.7>" in text  # the entry `peft_style` is the file loras/peft.safetensors
+    assert [w.message for w in warnings] == [
+        "prompt `p`: AUTOMATIC1111 finds embeddings by file name: `neggy` is in other_name.safetensors, so it "
+        "reads `neggy` as words (name the entry `other_name`)"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from ..ir import loras
+from ..ir import embeddings, loras
 from . import lower, number, runs, warn
 
 NAME = "AUTOMATIC1111"
@@ -89,10 +89,22 @@ def sides(prompt, warnings=None) -> tuple[str, str]:
     # LoRAs as A1111's extra networks, at the end of the positive prompt (A1111 takes them out
     # of the text before it is encoded; where they stand does not matter). An embedding is
     # already in the text: its token, the name A1111 finds it under (the file's name).
-    tags = "".join(f"<lora:{a.name}:{number(a.weight)}>" for a in loras(prompt))
+    # AUTOMATIC1111 finds a LoRA, and an embedding, by its file's name: the tag names the file;
+    # an embedding's token is already in the text, so a name that is not its file's is warned about
+    tags = "".join(f"<lora:{_stem(a.file)}:{number(a.weight)}>" for a in loras(prompt))
+    for a in embeddings(prompt):
+        if _stem(a.file) != a.name:
+            warn(warnings, prompt, f"AUTOMATIC1111 finds embeddings by file name: `{a.name}` is in "
+                                   f"{_stem(a.file)}.safetensors, so it reads `{a.name}` as words (name the "
+                                   f"entry `{_stem(a.file)}`)")
     if tags:
         positive = f"{positive} {tags}" if positive else tags
     return positive, negative
+
+
+def _stem(path: str) -> str:
+    name = path.replace("\\", "/").rsplit("/", 1)[-1]
+    return name[:-len(".safetensors")] if name.endswith(".safetensors") else name
 
 
 def emit(prompt, warnings=None) -> str:

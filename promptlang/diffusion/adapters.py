@@ -63,11 +63,12 @@ def rebuilt(pipe, **components):
 def applied(model, adapters) -> object:
     """``model`` itself when ``adapters`` is empty; otherwise a Model over a view of its
     pipeline with the embeddings loaded and the LoRAs merged (see the module's docstring)."""
-    from .models import Model
+    from .models import Model, wrap
 
     adapters = tuple(adapters)
     if not adapters:
         return model
+    model = wrap(model)  # a pipeline handed over as it is
     # The last view made for this model is kept (weakly: it goes with the model), so the
     # batches and images of one prompt load its files once. Only adapters whose sha256 is
     # known are kept: the key is then the files' contents, names and weights.

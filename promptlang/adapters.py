@@ -24,8 +24,8 @@ WHAT = {"lora": "LoRA", "embedding": "embedding"}
 
 def _named(adapter: ir.Adapter, exc: PromptError) -> PromptError:
     return PromptError(f"{WHAT[adapter.kind]} `{adapter.name}`: {exc.message}",
-                       hint="the file was moved, renamed or deleted since the prompt named it"
-                       if "no such file" in exc.message else exc.hint)
+                       hint="put the file there, or correct the path (a catalog's `file` is relative to the "
+                            "catalog)" if "no such file" in exc.message else exc.hint)
 
 
 def _suffix(adapter: ir.Adapter) -> None:
@@ -92,6 +92,7 @@ def hashed(prompt: ir.Prompt) -> ir.Prompt:
         try:
             sha = sha256(adapter)
         except PromptError as exc:
-            raise PromptError(f"prompt `{prompt.name}`: {exc.message}", prompt.span, hint=exc.hint) from None
+            raise PromptError(f"prompt `{prompt.name}`: {exc.message}", adapter.span or prompt.span,
+                              hint=exc.hint) from None
         out.append(replace(adapter, sha256=sha))
     return replace(prompt, adapters=tuple(out))

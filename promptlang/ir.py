@@ -77,6 +77,7 @@ class Adapter:
     file: str
     weight: float = 1.0
     sha256: str | None = None
+    span: Span | None = field(default=None, compare=False)  # where the prompt names it
 
 
 @dataclass(frozen=True, slots=True)

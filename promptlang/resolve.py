@@ -639,11 +639,11 @@ def _with_adapters(prompt: ir.Prompt, merged: _Merged, scope: Scope, file: ast.F
             root, where = confinement(base, Path(file.path).name if named else None)
             path = catalog.confined(base, item.text, what="LoRA file", folder=where, span=item.span,
                                     source=file.source, root=root, kind="files")
-            adapter = ir.Adapter("lora", path.stem, str(path), item.weight)
+            adapter = ir.Adapter("lora", path.stem, str(path), item.weight, span=item.span)
         else:
             entry = _lora_entry(scope, item)
             adapter = ir.Adapter("lora", entry.key, str(_entry_file(entry, scope)), entry.weight * item.weight,
-                                 entry.sha256 or None)
+                                 entry.sha256 or None, item.span)
             if entry.text.strip():
                 triggers.extend(_split_text(entry.text, 1.0, item.span, first_join=", "))
         if adapter.file in seen:
@@ -664,7 +664,8 @@ def _with_adapters(prompt: ir.Prompt, merged: _Merged, scope: Scope, file: ast.F
                         path = str(_entry_file(entry, scope))
                         if path not in seen:
                             seen[path] = item.span
-                            adapters.append(ir.Adapter("embedding", entry.key, path, 1.0, entry.sha256 or None))
+                            adapters.append(ir.Adapter("embedding", entry.key, path, 1.0, entry.sha256 or None,
+                                                       item.span))
     if not adapters:
         return prompt
     if triggers:

@@ -640,3 +640,13 @@ def test_a1111_names_files_as_a1111_finds_them(project):
     assert [w.message for w in warnings] == [
         "prompt `p`: AUTOMATIC1111 finds embeddings by file name: `neggy` is in other_name.safetensors, so it "
         "reads `neggy` as words (name the entry `other_name`)"]
+
+
+def test_a_missing_file_is_shown_under_its_place_in_the_prompt(project, tiny_cli, capsys):
+    (project / "loras" / "detail.safetensors").unlink()
+    path = prompt_file(project, "    negative neggy\n    lora peft_style, detail:2")
+    assert tiny_cli("render", str(path), "--model", "builtin:tiny", "-o", "out", "-q") == 1
+    err = capsys.readouterr().err
+    assert "p.prompt:8:22: error: prompt `p`: LoRA `detail`: " in err and "no such file" in err
+    assert "    lora peft_style, detail:2\n                     ^^^^^^" in err
+    assert "put the file there, or correct the path" in err and not (project / "out").exists()

@@ -651,7 +651,8 @@ def _with_adapters(prompt: ir.Prompt, merged: _Merged, scope: Scope, file: ast.F
                               f"{seen[adapter.file].line})", item.span, hint="give it once, with the weight it should have")
         seen[adapter.file] = item.span
         adapters.append(adapter)
-    for name, slot in merged.slots.items():
+    has_embeddings = any("embedding" in c.entries for c in scope.catalogs)  # else no need to look
+    for name, slot in merged.slots.items() if has_embeddings else ():
         if name in ("lora", "subject"):
             continue
         for phrase in slot.phrases:

@@ -652,3 +652,22 @@ def test_a_missing_file_is_shown_under_its_place_in_the_prompt(project, tiny_cli
     assert line.endswith("lora peft_style, detail:2") and caret.index("^") == line.index("detail") and \
         caret.strip() == "^^^^^^"
     assert "put the file there, or correct the path" in err and not (project / "out").exists()
+
+
+@pytest.mark.gpu
+def test_fp16_lora_and_embedding_on_cuda_leave_the_pipeline_as_it_was(project):
+    import torch
+
+    from promptlang.diffusion.models import load_pipeline
+
+    pipe = load_pipeline("builtin:tiny", "cuda")
+    assert pipe.unet.dtype == torch.float16
+    weights = {n: p.detach().clone() for n, p in pipe.unet.named_parameters()}
+    plain = one(prompt_file(project, "", "a.prompt"))
+    loaded = one(prompt_file(project, '    lora "loras/detail.safetensors"\n    negative neggy', "b.prompt"))
+    zero = one(prompt_file(project, '    lora "loras/detail.safetensors":0', "c.prompt"))
+    base = pixels(promptlang.render(plain, pipe=pipe)[0])
+    assert np.abs(pixels(promptlang.render(loaded, pipe=pipe)[0]).astype(int) - base).max() > 0
+    assert np.array_equal(pixels(promptlang.render(zero, pipe=pipe)[0]), base)
+    assert np.array_equal(pixels(promptlang.render(plain, pipe=pipe)[0]), base)
+    assert all(torch.equal(p, weights[n]) for n, p in pipe.unet.named_parameters())

@@ -27,7 +27,7 @@ _LAZY = {
     "encode": ("diffusion.encode", "encode"),
     "render": ("jobs.render", "render"),
 }
-_SUBMODULES = ("ast", "catalog", "compiler", "errors", "ir", "lint", "resolve", "settings", "syntax", "targets",
+_SUBMODULES = ("adapters", "ast", "catalog", "compiler", "errors", "ir", "lint", "resolve", "settings", "syntax", "targets",
                "template", "tokens", "artifacts", "diffusion", "jobs")
 
 

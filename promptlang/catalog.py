@@ -23,8 +23,15 @@ from .files import read_limited
 from .resources import styles_dir
 
 SECTIONS = ("format", "style", "quality", "negative")
-TOP_KEYS = ("name", "version", "description", "requires") + SECTIONS
+# Files a render loads beside the text: a LoRA (`lora NAME:0.8` in a prompt) and a
+# textual-inversion embedding (its name as an item of any slot: `negative easynegative`).
+ADAPTER_SECTIONS = ("lora", "embedding")
+TOP_KEYS = ("name", "version", "description", "requires") + SECTIONS + ADAPTER_SECTIONS
 ENTRY_KEYS = ("text", "negative", "weight", "tags", "description")
+ADAPTER_KEYS = {"lora": ("file", "trigger", "weight", "sha256", "tags", "description"),
+                "embedding": ("file", "weight", "sha256", "tags", "description")}
+ADAPTER_SUFFIX = ".safetensors"  # never a pickle (.pt, .bin, .ckpt)
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 KEY_RE = re.compile(r"^[0-9]*[A-Za-z_][A-Za-z0-9_]*$")
 MAX_FILE = 2_000_000
 MAX_TEXT = 2_000
@@ -43,6 +50,11 @@ class Entry:
     description: str = ""
     catalog: str = ""
     span: Span | None = field(default=None, compare=False)
+    # `lora` and `embedding` entries: the file (relative to the catalog, as written) and the
+    # sha256 it must have (empty: not stated); ``text`` is a LoRA's trigger words (may be
+    # empty) or an embedding's token, its entry name
+    file: str = ""
+    sha256: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +65,7 @@ class Catalog:
     path: str
     sha256: str
     requires: tuple[str, ...]
-    entries: dict  # section -> {key: Entry}
+    entries: dict  # section -> {key: Entry}: every one of SECTIONS; `lora`/`embedding` where it has some
     source: str = field(default="", repr=False, compare=False)
 
     def get(self, section: str, key: str) -> Entry | None:
@@ -180,7 +192,7 @@ def installed() -> dict:
 
 
 def confined(base: Path, relative: str, *, what: str, folder: str, span: Span | None,
-             source: str | None, root: Path | None = None) -> Path:
+             source: str | None, root: Path | None = None, kind: str = "catalogs") -> Path:
     """Resolve ``relative`` against ``base`` and refuse anything that leaves ``root``
     (``base`` itself when not given; the project folder, see :mod:`promptlang.project`).
 
@@ -201,10 +213,12 @@ def confined(base: Path, relative: str, *, what: str, folder: str, span: Span | 
                           span, source=source) from None
     root = (base if root is None else root).resolve()
     if target != root and root not in target.parents:
-        raise PromptError(f"{what} {relative!r} points outside {folder}; catalogs must stay inside it",
+        raise PromptError(f"{what} {relative!r} points outside {folder}; {kind} must stay inside it",
                           span, source=source,
                           hint="copy the catalog inside it, make the folder above both a project (a "
-                               "promptlang.toml there), or pass its folder with --catalogs DIR and `use` it by name")
+                               "promptlang.toml there), or pass its folder with --catalogs DIR and `use` it by name"
+                          if kind == "catalogs" else f"copy the file inside {folder}, or make the folder above "
+                                                     "both a project (a promptlang.toml there)")
     return target
 
 
@@ -259,14 +273,14 @@ def _load_cached(path: str, size: int, mtime_ns: int, shown: str) -> Catalog:
 # styles/core.yaml, a tenth of a short command); what validation gives depends only on the
 # file's bytes, so it is kept in promptlang's cache as JSON, under the file's sha256 and
 # this format (bump it when validation changes what it gives). Only valid catalogs are kept.
-CACHE_FORMAT = "catalog-2"
+CACHE_FORMAT = "catalog-3"
 _SPAN = ("line", "column", "end_line", "end_column", "start", "end")
 
 
 def _to_cache(cat: Catalog) -> dict:
     def entry(e: Entry) -> list:
         span = [getattr(e.span, k) for k in _SPAN] if e.span is not None else None
-        return [e.text, e.negative, e.weight, list(e.tags), e.description, span]
+        return [e.text, e.negative, e.weight, list(e.tags), e.description, span, e.file, e.sha256]
 
     return {"name": cat.name, "version": cat.version, "description": cat.description,
             "requires": list(cat.requires),
@@ -279,12 +293,14 @@ def _from_cache(data, shown: str, source: str, sha: str) -> Catalog | None:
         return None
     try:
         entries = {}
-        for section in SECTIONS:
+        for section in SECTIONS + ADAPTER_SECTIONS:
+            if section in ADAPTER_SECTIONS and section not in data["entries"]:
+                continue
             items = {}
-            for key, (text, negative, weight, tags, description, span) in data["entries"][section].items():
+            for key, (text, negative, weight, tags, description, span, file, digest) in data["entries"][section].items():
                 where = Span(shown, *span) if span is not None else None
                 items[key] = Entry(section, key, text, negative, float(weight), tuple(tags), description,
-                                   data["name"], where)
+                                   data["name"], where, file, digest)
             entries[section] = items
         return Catalog(data["name"], data["version"], data["description"], shown, sha, tuple(data["requires"]),
                        entries, source)
@@ -473,6 +489,10 @@ class _Validator:
         entries = {}
         for section in SECTIONS:
             entries[section] = self.section(name, section, data.get(section), nodes.get(section))
+        for section in ADAPTER_SECTIONS:  # only where a catalog has them: `entries` keeps its shape otherwise
+            found = self.section(name, section, data.get(section), nodes.get(section))
+            if found:
+                entries[section] = found
         return Catalog(name, str(version), description, self.path, self.sha, tuple(requires),
                        entries, self.source)
 
@@ -512,6 +532,12 @@ class _Validator:
             if not KEY_RE.match(key_s):
                 raise self.fail(f"{section}.{key_s}", "entry names are letters, digits and `_` "
                                 "(and may not be only digits)", knode)
+            if section in ADAPTER_SECTIONS:
+                if not isinstance(entry, dict):
+                    raise self.fail(f"{section}.{key_s}", "expected a mapping with `file` (a .safetensors file "
+                                    "relative to the catalog)", vnode)
+                out[key_s] = self.adapter(catalog, section, key_s, entry, self.children(vnode), vnode)
+                continue
             if isinstance(entry, str):
                 entry = {"text": entry}
                 enodes = {"text": (knode, vnode)}
@@ -543,3 +569,35 @@ class _Validator:
             raise self.fail(f"{prefix}tags", "expected a list of strings", nodes.get("tags", (node, node))[1])
         span = self.span(nodes["text"][1])
         return Entry(section, key, text, negative, float(weight), tuple(tags), description, catalog, span)
+
+    def adapter(self, catalog: str, section: str, key: str, data: dict, nodes: dict, node) -> Entry:
+        """A `lora` or `embedding` entry: ``file`` (a relative .safetensors path; where it
+        points is checked against the catalog's folder when a prompt uses it), ``trigger``
+        words (LoRAs), the default ``weight``, the ``sha256`` the file must have."""
+        prefix = f"{section}.{key}."
+        allowed = ADAPTER_KEYS[section]
+        for k in data:
+            if k not in allowed:
+                raise self.fail(f"{prefix}{k}", f"unknown field{suggest(str(k), allowed)} (allowed: "
+                                + ", ".join(allowed) + ")", nodes.get(k, (node,))[0])
+        file = self.string(data, "file", nodes, required=True, prefix=prefix, parent=node)
+        if not file.endswith(ADAPTER_SUFFIX):
+            raise self.fail(f"{prefix}file", f"expected a {ADAPTER_SUFFIX} file (pickle files such as .pt, .bin "
+                            "and .ckpt can run code when loaded, and are never read)", nodes["file"][1])
+        if os.path.isabs(file) or file.startswith("~") or "\0" in file:
+            raise self.fail(f"{prefix}file", "expected a path relative to the catalog's folder", nodes["file"][1])
+        trigger = self.string(data, "trigger", nodes, prefix=prefix)
+        sha = self.string(data, "sha256", nodes, prefix=prefix).lower()
+        if sha and not SHA256_RE.match(sha):
+            raise self.fail(f"{prefix}sha256", "expected 64 hexadecimal digits", nodes["sha256"][1])
+        description = self.string(data, "description", nodes, prefix=prefix)
+        weight = data.get("weight", 1.0)
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not -100 <= weight <= 100:
+            raise self.fail(f"{prefix}weight", "expected a number between -100 and 100",
+                            nodes.get("weight", (node, node))[1])
+        tags = data.get("tags") or []
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise self.fail(f"{prefix}tags", "expected a list of strings", nodes.get("tags", (node, node))[1])
+        text = trigger if section == "lora" else key
+        return Entry(section, key, text, "", float(weight), tuple(tags), description, catalog,
+                     self.span(nodes["file"][1]), file, sha)

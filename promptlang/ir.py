@@ -66,10 +66,32 @@ class Segment:
 
 
 @dataclass(frozen=True, slots=True)
+class Adapter:
+    """A file a render loads beside the text: a LoRA (``kind="lora"``, merged into the
+    model's weights at ``weight``) or a textual-inversion embedding (``kind="embedding"``:
+    its token, ``name``, stands in the segments' text; ``weight`` is unused, the token's
+    own weight is the fragment's).
+
+    ``name`` is how targets write it (``<lora:NAME:0.8>``, the embedding's token);
+    ``file`` is the resolved path of the ``.safetensors`` file; ``sha256`` is the hash the
+    file must have (stated by the catalog, or taken when a render is planned; None: not
+    known yet)."""
+
+    kind: str
+    name: str
+    file: str
+    weight: float = 1.0
+    sha256: str | None = None
+    span: Span | None = field(default=None, compare=False)  # where the prompt names it
+
+
+@dataclass(frozen=True, slots=True)
 class Prompt:
     """A resolved prompt: one schedule of segments, in order of ``start`` (the first at 0),
     and its settings as stated (``None``: not stated; see :func:`promptlang.settings.complete`).
-    ``origin`` will record how expansion picked this prompt (empty for now).
+    ``origin`` will record how expansion picked this prompt (empty for now). ``adapters``:
+    the LoRAs and embeddings it needs, in the order they were written (DESIGN §5: carried
+    beside the segments).
 
     ``timing``: how segment starts become sampler iterations (:func:`switch_steps`):
     ``"a1111"`` (AUTOMATIC1111's counting), or ``"floor"`` for records written before
@@ -81,6 +103,15 @@ class Prompt:
     origin: tuple = ()
     span: Span | None = field(default=None, compare=False)
     timing: str = "a1111"
+    adapters: tuple[Adapter, ...] = ()
+
+
+def loras(prompt: Prompt) -> tuple[Adapter, ...]:
+    return tuple(a for a in prompt.adapters if a.kind == "lora")
+
+
+def embeddings(prompt: Prompt) -> tuple[Adapter, ...]:
+    return tuple(a for a in prompt.adapters if a.kind == "embedding")
 
 
 Params = Settings  # the old name, kept for `promptlang.Params`
@@ -209,6 +240,9 @@ def to_json(prompt: Prompt) -> dict:
     s = prompt.settings
     out["settings"] = {name: (_aspect(value) if name == "aspect" else value)
                        for name in Settings.__slots__ if (value := getattr(s, name)) is not None}
+    if prompt.adapters:  # only when there are some: older readers never see the key
+        out["adapters"] = [{"kind": a.kind, "name": a.name, "file": a.file, "weight": round(a.weight, 6),
+                            "sha256": a.sha256} for a in prompt.adapters]
     return out
 
 
@@ -256,7 +290,21 @@ def from_json(data: dict) -> Prompt:
     timing = data.get("timing", "floor") if len(segments) > 1 else "a1111"
     if timing not in TIMINGS:
         raise ValueError(f"unknown timing {timing!r}")
-    return Prompt(str(data["name"]), segments, _settings(stated), timing=timing)
+    adapters = tuple(_adapter(a) for a in data.get("adapters") or ())
+    return Prompt(str(data["name"]), segments, _settings(stated), timing=timing, adapters=adapters)
+
+
+def _adapter(d: dict) -> Adapter:
+    kind = d["kind"]
+    if kind not in ("lora", "embedding"):
+        raise ValueError(f"unknown adapter kind {kind!r}")
+    sha = d.get("sha256")
+    if sha is not None and not (isinstance(sha, str) and len(sha) == 64 and all(c in "0123456789abcdef" for c in sha)):
+        raise ValueError("bad adapter sha256")
+    weight = float(d.get("weight", 1.0))
+    if not math.isfinite(weight) or abs(weight) > 100:
+        raise ValueError("bad adapter weight")
+    return Adapter(kind, str(d["name"]), str(d["file"]), weight, sha)
 
 
 def _settings(d: dict) -> Settings:

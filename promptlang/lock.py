@@ -146,7 +146,7 @@ def mismatches(current: list[dict], locked: list[dict]) -> list[str]:
 
 # ---------------------------------------------------------------- catalog diff
 
-DIFF_FIELDS = ("text", "negative", "weight", "tags")
+DIFF_FIELDS = ("text", "negative", "weight", "tags", "file", "sha256")
 
 
 def diff(old, new) -> dict:

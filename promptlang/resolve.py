@@ -30,24 +30,32 @@ class Scope:
         return None
 
     def lookup(self, section: str, ref: ast.Ref):
+        """The entry ``ref`` names in ``section``; in a text slot, a textual-inversion
+        embedding's name is found too (its entry's text is its token)."""
+        entry = self._find(section, ref)
+        if entry is None and section in catalog.SECTIONS:
+            entry = self._find("embedding", ref)
+        if entry is None:
+            cats = [self.by_name(ref.catalog)] if ref.catalog is not None else self.catalogs
+            raise self._unknown(section, ref, {k for c in cats for k in c.entries.get(section, {})})
+        return entry
+
+    def _find(self, section: str, ref: ast.Ref):
         if ref.catalog is not None:
             cat = self.by_name(ref.catalog)
             if cat is None:
                 names = [c.name for c in self.catalogs]
                 raise PromptError(f"no catalog named `{ref.catalog}` is in use{suggest(ref.catalog, names)}",
                                   ref.span, hint="catalogs in use: " + (", ".join(names) or "none"))
-            entry = cat.get(section, ref.name)
-            if entry is None:
-                raise self._unknown(section, ref, cat.entries.get(section, {}).keys())
-            return entry
+            return cat.get(section, ref.name)
         for cat in reversed(self.catalogs):
             entry = cat.get(section, ref.name)
             if entry is not None:
                 return entry
-        raise self._unknown(section, ref, {k for c in self.catalogs for k in c.entries.get(section, {})})
+        return None
 
     def _unknown(self, section: str, ref: ast.Ref, keys) -> PromptError:
-        elsewhere = [s for s in catalog.SECTIONS if s != section
+        elsewhere = [s for s in catalog.SECTIONS + ("lora",) if s != section
                      and any(c.get(s, ref.name) for c in self.catalogs
                              if ref.catalog is None or c.name == ref.catalog)]
         hint = None
@@ -215,7 +223,7 @@ def _resolve(file: ast.File, scope: Scope):
             cycles.add(cycle)
         try:
             merged = _merge(decl, decls, file.defaults)
-            prompts.append(_build(decl, merged, scope, warnings))
+            prompts.append(_with_adapters(_build(decl, merged, scope, warnings), merged, scope, file))
         except PromptError as exc:
             errors.append(exc)
     if errors:
@@ -255,6 +263,8 @@ def _check_names(block: ast.Block, scope: Scope) -> list[PromptError]:
                         continue
                     if slot.name == "subject":
                         errors.append(_subject_ref(item))
+                    elif slot.name == "lora":
+                        errors.extend(_collect(_lora_entry, scope, item))
                     else:
                         errors.extend(_collect(scope.lookup, slot.name, item))
     return errors
@@ -604,3 +614,86 @@ def resolve_slot_text(slot: ast.Slot, scope: Scope) -> str:
                 parts.append(" ".join(p.strip() for p in _render(entry, scope)[0]))
         words.append(" ".join(parts))
     return ", ".join(words)
+
+
+# ---------------------------------------------------------------- LoRAs and embeddings
+
+def _lora_entry(scope: Scope, ref: ast.Ref):
+    entry = scope.lookup("lora", ref)
+    if entry.section != "lora":  # cannot happen: lookup falls back on embeddings only for text slots
+        raise PromptError(f"`{ref.qualified}` is not a LoRA", ref.span)
+    return entry
+
+
+def _entry_file(entry, scope: Scope) -> Path:
+    """The file a `lora`/`embedding` entry names, relative to its catalog and confined to
+    the catalog's project (or, outside a project, the catalog's own folder)."""
+    from .project import find_root
+
+    cat = scope.by_name(entry.catalog)
+    folder = Path(cat.path).resolve().parent
+    root = find_root(folder)
+    where = "the catalog's project folder" if root is not None else "the catalog's folder"
+    return catalog.confined(folder, entry.file, what=f"{cat.path}: {entry.section}.{entry.key}.file",
+                            folder=where, span=entry.span, source=cat.source, root=root, kind="files")
+
+
+def _with_adapters(prompt: ir.Prompt, merged: _Merged, scope: Scope, file: ast.File) -> ir.Prompt:
+    """The prompt with the LoRAs its `lora` field lists (their trigger words added to the
+    positive text of every segment) and the embeddings its slots name."""
+    adapters, triggers, seen = [], [], {}
+    lora = merged.slots.get("lora")
+    for phrase in lora.phrases if lora is not None else ():
+        item = phrase.pieces[0]
+        if isinstance(item, ast.Literal):
+            from .project import confinement
+
+            named = file.path and not file.path.startswith("<")
+            base = Path(file.path).parent if named else Path.cwd()
+            root, where = confinement(base, Path(file.path).name if named else None)
+            path = catalog.confined(base, item.text, what="LoRA file", folder=where, span=item.span,
+                                    source=file.source, root=root, kind="files")
+            adapter = ir.Adapter("lora", path.stem, str(path), item.weight, span=item.span)
+        else:
+            entry = _lora_entry(scope, item)
+            adapter = ir.Adapter("lora", entry.key, str(_entry_file(entry, scope)), entry.weight * item.weight,
+                                 entry.sha256 or None, item.span)
+            if entry.text.strip():
+                triggers.extend(_split_text(entry.text, 1.0, item.span, first_join=", "))
+        if adapter.file in seen:
+            raise PromptError(f"prompt `{prompt.name}` lists the LoRA `{adapter.name}` twice (first on line "
+                              f"{seen[adapter.file].line})", item.span, hint="give it once, with the weight it should have")
+        seen[adapter.file] = item.span
+        adapters.append(adapter)
+    has_embeddings = any("embedding" in c.entries for c in scope.catalogs)  # else no need to look
+    for name, slot in merged.slots.items() if has_embeddings else ():
+        if name in ("lora", "subject"):
+            continue
+        for phrase in slot.phrases:
+            for piece in phrase.pieces:
+                for item in (piece.before, piece.after) if isinstance(piece, ast.Edit) else (piece,):
+                    if not isinstance(item, ast.Ref):
+                        continue
+                    entry = scope.lookup(name, item)
+                    if entry.section == "embedding":
+                        path = str(_entry_file(entry, scope))
+                        if path not in seen:
+                            seen[path] = item.span
+                            adapters.append(ir.Adapter("embedding", entry.key, path, 1.0, entry.sha256 or None,
+                                                       item.span))
+    if not adapters:
+        return prompt
+    if triggers:
+        def add(fragments):
+            out = ir.merged(list(fragments) + [replace(t, join=", ") for t in triggers])
+            return tuple([replace(out[0], join="")] + out[1:])
+
+        segments = []
+        for segment in prompt.segments:
+            if isinstance(segment.positive, ir.Blend):
+                positive = ir.Blend(tuple(replace(p, fragments=add(p.fragments)) for p in segment.positive.parts))
+            else:
+                positive = add(segment.positive)
+            segments.append(replace(segment, positive=positive))
+        prompt = replace(prompt, segments=tuple(segments))
+    return replace(prompt, adapters=tuple(adapters))

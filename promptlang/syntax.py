@@ -38,6 +38,9 @@ from .resources import grammar_file  # noqa: E402
 
 SLOTS = ("subject", "format", "style", "quality", "negative")
 PARAMS = ("model", "size", "aspect", "steps", "guidance", "seed", "scheduler", "images")
+# `lora detail_tweaker:0.8, "loras/x.safetensors"`: a list like a slot's (inherited, `+=`
+# appends), of catalog names or quoted paths, each with its weight; held as an ast.Slot
+LORA = "lora"
 MAX_SOURCE = 1_000_000  # characters; a .prompt file is hand-written text
 MAX_BLEND_PARTS = 16
 
@@ -368,7 +371,7 @@ class _Builder:
             key_tok = field.children[0]
             key = str(key_tok)
             try:
-                if key in seen and (key in SLOTS or key in PARAMS):
+                if key in seen and (key in SLOTS or key in PARAMS or key == LORA):
                     raise self.error(f"`{key}` is given twice in this block (first on line {seen[key].line})",
                                      key_tok)
                 seen[key] = key_tok
@@ -387,10 +390,12 @@ class _Builder:
         if append is not None:
             phrases = phrases[1:]
         key = str(key_tok)
-        if key not in SLOTS and key not in PARAMS:
-            raise self.error(f"unknown slot or setting `{key}`{suggest(key, SLOTS + PARAMS)}", key_tok,
+        if key not in SLOTS and key not in PARAMS and key != LORA:
+            raise self.error(f"unknown slot or setting `{key}`{suggest(key, SLOTS + PARAMS + (LORA,))}", key_tok,
                              hint="slots: " + ", ".join(SLOTS) + "; settings: " + ", ".join(PARAMS)
-                             + " (a list goes on to the next line only after a comma)")
+                             + "; LoRAs: lora (a list goes on to the next line only after a comma)")
+        if key == LORA:
+            return self.lora(key_tok, append, phrases, field)
         if append is not None and key not in SLOTS:
             raise self.error(f"`{key}` is a setting: `+=` adds to a slot's list ({', '.join(SLOTS)})", append,
                              hint=f"write `{key} VALUE` to set it")
@@ -408,6 +413,30 @@ class _Builder:
             raise self.error(f"`{key}` is a setting; only slots ({', '.join(SLOTS[:-1])}) can be blended",
                              phrases[0].children[0])
         return self.param(key, key_tok, phrases, field)
+
+    def lora(self, key_tok: Token, append, phrases: list, field: Tree) -> ast.Slot:
+        """``lora NAME[:weight], "path.safetensors"[:weight], …``: one piece per item, no
+        blend, no edit (a LoRA holds for the whole render)."""
+        if not phrases:
+            raise self.error("`lora` needs a value: a catalog name or a quoted .safetensors path",
+                             append or key_tok, hint="as in: lora detail_tweaker:0.8")
+        if phrases[0].data == "blend":
+            raise self.error("LoRAs cannot be blended: list them, each with its weight", phrases[0].children[0],
+                             hint="as in: lora detail_tweaker:0.8, film_grain:0.5")
+        out = []
+        for node in phrases:
+            if len(node.children) > 1:
+                raise self.error("missing comma: LoRAs are separated by commas", node.children[1])
+            piece = node.children[0]
+            if piece.data == "edit":
+                raise self.error("a LoRA cannot change during sampling: `->` works in text slots only", piece)
+            item = self.piece(LORA, piece)
+            if isinstance(item, ast.Literal) and not item.text.endswith(".safetensors"):
+                raise self.error(f"a quoted LoRA is a path to a .safetensors file, not {_cut(item.text)!r}",
+                                 piece, hint="pickle files (.pt, .bin, .ckpt) can run code when loaded and are "
+                                             "never read; a catalog entry is named without quotes")
+            out.append(ast.Phrase((item,), self.span(node)))
+        return ast.Slot(LORA, tuple(out), self.span(field), append=append is not None)
 
     def blend(self, slot: str, node: Tree, field: Tree) -> ast.Slot:
         keyword, parts = node.children[0], node.children[1:]

@@ -118,6 +118,20 @@ def show(name, section, catalogs) -> int:
             if entry.negative:
                 line += f"  [negative: {entry.negative}]"
             print(line)
+    from ..catalog import ADAPTER_SECTIONS
+
+    for sec in ADAPTER_SECTIONS if not section else ():  # shown where a catalog has them
+        entries = cat.entries.get(sec, {})
+        if entries:
+            print(f"\n{sec} ({len(entries)})")
+            width = max(len(k) for k in entries)
+            for key, entry in entries.items():
+                line = f"  {key:<{width}}  {entry.file}"
+                if sec == "lora" and entry.text:
+                    line += f"  [trigger: {entry.text}]"
+                if entry.weight != 1.0:
+                    line += f"  [weight {entry.weight:g}]"
+                print(line + (f"  [sha256 {entry.sha256[:16]}…]" if entry.sha256 else ""))
     return 0
 
 

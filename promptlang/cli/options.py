@@ -101,8 +101,9 @@ class Vary(click.ParamType):
     def convert(self, value, param, ctx):
         if isinstance(value, tuple):
             return value
-        from ..syntax import PARAMS, SLOTS
+        from ..syntax import LORA, PARAMS, SLOTS
 
+        SLOTS = SLOTS + (LORA,)  # `--vary lora=detail:0.5,detail:1`: a LoRA's weight, row by row
         slot, eq, values = str(value).partition("=")
         slot = slot.strip()
         items = [v.strip() for v in values.split(",") if v.strip()]

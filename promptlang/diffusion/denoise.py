@@ -14,8 +14,6 @@ most ``i``: AUTOMATIC1111's counting, where second-order schedulers such as Heun
 """
 from __future__ import annotations
 
-import inspect
-
 from .. import ir
 from ..errors import PromptError
 
@@ -23,17 +21,12 @@ from ..errors import PromptError
 def view(model, scheduler: str | None):
     """A pipeline over ``model``'s modules with a scheduler of its own (nothing is copied)."""
     from ..schedulers import make
+    from .adapters import rebuilt
 
     pipe = model.pipe
     config = pipe.scheduler.config
     fresh = make(scheduler, config) if scheduler else type(pipe.scheduler).from_config(config)
-    accepted = inspect.signature(type(pipe).__init__).parameters
-    components = pipe.components
-    settings = {k: v for k, v in dict(pipe.config).items()
-                if k in accepted and k not in components and not k.startswith("_")}
-    out = type(pipe)(**{**components, "scheduler": fresh}, **settings)
-    out.set_progress_bar_config(disable=True)
-    return out
+    return rebuilt(pipe, scheduler=fresh)
 
 
 def iterations(pipe, steps: int) -> int:

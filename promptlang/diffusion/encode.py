@@ -128,13 +128,48 @@ def _flat_prompts(conjunction) -> list:
 # --------------------------------------------------------------------------- the encoders
 
 def _compels(pipe, kind: str) -> list:
-    """Compel objects configured exactly as CompelForSD / CompelForSDXL configure them."""
+    """Compel objects configured exactly as CompelForSD / CompelForSDXL configure them (with
+    multi-vector textual-inversion tokens expanded, see :class:`_Vectors`)."""
     from compel import CompelForSD, CompelForSDXL
 
     if kind == "sd":
-        return [CompelForSD(pipe).compel]
-    wrapper = CompelForSDXL(pipe)
-    return [wrapper.compel_1, wrapper.compel_2]
+        compels = [CompelForSD(pipe).compel]
+    else:
+        wrapper = CompelForSDXL(pipe)
+        compels = [wrapper.compel_1, wrapper.compel_2]
+    for compel in compels:
+        provider = compel.conditioning_provider
+        if provider.textual_inversion_manager is None:
+            expand = _Vectors.of(provider.tokenizer)
+            if expand is not None:
+                provider.textual_inversion_manager = expand
+    return compels
+
+
+class _Vectors:
+    """Compel's textual-inversion manager for a tokenizer with multi-vector embeddings
+    (tokens ``name``, ``name_1``, … as diffusers and :mod:`promptlang.diffusion.adapters`
+    add them): the token ``name`` is followed by the others, at the token-id level (Compel's
+    own ``DiffusersTextualInversionManager`` decodes and re-encodes the whole text)."""
+
+    def __init__(self, expansions: dict):
+        self.expansions = expansions
+
+    @classmethod
+    def of(cls, tokenizer):
+        added = getattr(tokenizer, "added_tokens_encoder", None) or {}
+        expansions = {}
+        for token, token_id in added.items():
+            more, i = [], 1
+            while f"{token}_{i}" in added:
+                more.append(added[f"{token}_{i}"])
+                i += 1
+            if more:
+                expansions[token_id] = [token_id] + more
+        return cls(expansions) if expansions else None
+
+    def expand_textual_inversion_token_ids_if_necessary(self, token_ids: list) -> list:
+        return [j for i in token_ids for j in self.expansions.get(i, (i,))]
 
 
 class _ReplayEncoder:
@@ -378,6 +413,8 @@ def _encode_segments(segments, names, model, batch_size: int, cache_dir, batched
     keys = [None] * len(segments)
     if cache_dir is not None:
         identity = _encoder_identity(pipe, kind)
+        if getattr(model, "adapters", ()):  # a LoRA's weight is not in the sampled values when it is 0
+            identity = hashlib.sha256(f"{identity}|{json.dumps(model.adapters)}".encode()).hexdigest()
         for i, segment in enumerate(segments):
             keys[i] = cache_key(segment, identity)
             results[i] = _cache_read(Path(cache_dir), keys[i], pipe)

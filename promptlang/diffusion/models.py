@@ -139,6 +139,9 @@ class Model:
     id: str
     kind: str  # "sd" or "sdxl"
     test_model: bool = False
+    # the LoRAs and embeddings applied to this view of a pipeline (kind, name, sha256, weight),
+    # see promptlang.diffusion.adapters.applied; part of the embeddings cache's key
+    adapters: tuple = ()
 
     @property
     def native(self) -> int:

@@ -129,6 +129,10 @@ def export(cat, to: str) -> tuple[bytes, list[str], int]:
         raise PromptError(f"unknown export format `{to}` (formats: {', '.join(FORMATS)})")
     rows, warnings, names = [], [], set()
     for section, entries in cat.entries.items():
+        if section in ("lora", "embedding"):
+            warnings.extend(f"{cat.path}: {section}.{key}: warning: a {section} is a file, not a style; skipped"
+                            for key in entries)
+            continue
         for key, entry in entries.items():
             where = f"{cat.path}: {section}.{key}"
             if section == "negative":

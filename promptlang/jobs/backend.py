@@ -43,10 +43,12 @@ class Images:
         return self.prompt.settings.model
 
     def execute(self, model, progress=None):
+        from ..diffusion.adapters import applied
         from ..diffusion.denoise import denoise
         from ..diffusion.encode import encode
 
         prompt = completed(self.prompt, model)
+        model = applied(model, prompt.adapters)  # a view with the LoRAs and embeddings; the pipeline is unchanged
         conditioning = encode(prompt, model, cache_dir=self.cache_dir, batch_size=1)
         return prompt, denoise(model, prompt, conditioning.segments, seeds=list(self.seeds), progress=progress)
 
@@ -73,7 +75,15 @@ class Frames:
         from ..diffusion.denoise import denoise
         from ..diffusion.encode import encode, pad_lengths
 
+        from ..diffusion.adapters import applied
+        from ..errors import PromptError
+
         first = completed(self.prompts[0], model)
+        different = [q for q in self.prompts if q.adapters != first.adapters]
+        if different:
+            raise PromptError(f"`{first.name}` and `{different[0].name}` load different LoRAs or embeddings: the "
+                              "frames between them share one model, so every prompt must load the same ones")
+        model = applied(model, first.adapters)
         s = first.settings
         frame = {name: getattr(s, name) for name in PIXEL_SETTINGS}
         prompts = [replace(q, settings=replace(q.settings, **frame)) for q in self.prompts]

@@ -54,7 +54,9 @@ def prepare(prompt: ir.Prompt, *, model=None, images=None, seed=None, steps=None
     if not settings.model:
         raise PromptError(f"prompt `{prompt.name}` names no model: add `model \"…\"` to the file or pass --model",
                           hint="`--model builtin:tiny` renders noise with a tiny test model, on any machine")
-    return replace(prompt, settings=settings)
+    from ..adapters import hashed
+
+    return hashed(replace(prompt, settings=settings))  # every LoRA/embedding file there, checked, its sha256 set
 
 
 def image_count(prompt: ir.Prompt) -> int:
@@ -145,3 +147,18 @@ def check_walkable(prompts, source: str | None = None) -> None:
 def printable(text) -> str:
     """Text from a PNG is untrusted: no terminal escape sequences reach the screen."""
     return "".join(c if c.isprintable() or c in "\n\t" else f"\\x{ord(c):02x}" for c in str(text))
+
+
+def check_adapters(image, prompt) -> None:
+    """Every LoRA and embedding the image was made with is there, with the sha256 it
+    recorded (a record without the hash is refused: it could not be checked)."""
+    from ..adapters import hashed
+
+    for adapter in prompt.adapters:
+        if adapter.sha256 is None:
+            raise PromptError(printable(f"{image}: its record names the {adapter.kind} `{adapter.name}` without the "
+                                        "sha256 of its file, so the file cannot be checked"))
+    try:
+        hashed(prompt)
+    except PromptError as exc:
+        raise PromptError(printable(f"{image}: cannot reproduce: {exc.message}"), hint=exc.hint) from None

@@ -52,6 +52,9 @@ def plan(compiled, prompts, out, *, one_file: bool, model=None, overwrite: bool 
                               hint="`--model builtin:tiny` works on any machine (a random-weight test model)")
     check_models(models.values())
     check_free(paths, overwrite)
+    from ..adapters import hashed
+
+    prompts = [hashed(p) for p in prompts]  # the LoRA/embedding files there and checked, before anything loads
     return Plan(list(prompts), paths, models, source_hash(compiled), compiled.file.path,
                 str(cache_dir) if cache_dir else None)
 
@@ -59,6 +62,7 @@ def plan(compiled, prompts, out, *, one_file: bool, model=None, overwrite: bool 
 def run(the_plan: Plan, *, backend=None, report=ignore) -> list[Path]:
     from .. import __version__
     from ..artifacts import embeddings
+    from ..diffusion.adapters import applied
     from ..diffusion.encode import encode
     from ..targets import compel
 
@@ -69,7 +73,13 @@ def run(the_plan: Plan, *, backend=None, report=ignore) -> list[Path]:
         notes([model_id], report)
         model = backend.model(model_id)
         prompts = [completed(p, model) for p, _ in group]
-        for (prompt, path), conditioning in zip(group, encode(prompts, model, cache_dir=the_plan.cache_dir)):
+        # prompts that load LoRAs or embeddings are encoded on their own view of the model
+        plain = [i for i, p in enumerate(prompts) if not p.adapters]
+        done = dict(zip(plain, encode([prompts[i] for i in plain], model, cache_dir=the_plan.cache_dir)))
+        for i, p in enumerate(prompts):
+            if p.adapters:
+                done[i] = encode(p, applied(model, p.adapters), cache_dir=the_plan.cache_dir)
+        for (prompt, path), conditioning in zip(group, (done[i] for i in range(len(prompts)))):
             tensors, meta = embeddings.pack(conditioning.segments, conditioning.starts)
             if any(s.step is not None for s in prompt.segments):  # `at step K`: the fraction is only shown
                 meta["stage_steps"] = json.dumps([s.step for s in prompt.segments[1:]])

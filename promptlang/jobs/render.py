@@ -130,8 +130,13 @@ def plan(prompts, out, *, source: Source = Source(), overwrite: bool = False, re
         if unseeded:
             raise PromptError(f"--resume needs to know the seeds, and prompt `{unseeded[0]}` states none "
                               "(each run would pick new random ones)", hint="give --seed S, or `seed N` in the file")
-    prompts = [prepare(p, default_seed=stable_seed(Path(str(source.path)).name, p.name) if stable_seeds else None,
-                       **overrides) for p in prompts]
+    try:
+        prompts = [prepare(p, default_seed=stable_seed(Path(str(source.path)).name, p.name) if stable_seeds else None,
+                           **overrides) for p in prompts]
+    except PromptError as exc:  # a LoRA or embedding file: shown under its place in the file
+        if exc.source is None and exc.span is not None and source.text is not None and exc.span.file == source.path:
+            exc.source = source.text
+        raise
     check_models(p.settings.model for p in prompts)
     out = folder(out)
     places = [(k, i, out / file_name(p, p.settings.seed + i))
@@ -157,7 +162,7 @@ def _already(path: Path, prompt: ir.Prompt, seed: int) -> bool:
     except PromptError:
         return False
     made = found.prompt
-    words = ("positive", "negative", "segments", "timing")  # as the record keeps them (weights to 6 decimals)
+    words = ("positive", "negative", "segments", "timing", "adapters")  # as the record keeps them (weights to 6 decimals)
     if made is None or made.name != prompt.name or \
             [ir.to_json(made).get(k) for k in words] != [ir.to_json(prompt).get(k) for k in words]:
         return False

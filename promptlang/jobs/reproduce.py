@@ -14,7 +14,7 @@ from pathlib import Path
 from ..errors import PromptError
 from . import Event, ignore
 from .backend import Local
-from .common import check_free, check_models, folder, notes, printable
+from .common import check_adapters, check_free, check_models, folder, notes, printable
 from .render import Rendered, Source, images, save
 
 
@@ -37,6 +37,7 @@ def run(image, out, *, model=None, overwrite: bool = False, backend=None, report
     prompt = found.prompt
     model = model or info["model"]
     prompt = replace(prompt, settings=replace(prompt.settings, model=model))
+    check_adapters(image, prompt)
     out = folder(out)
     target = out / f"{Path(image).stem}.png"  # the name it had: reproduced tiles of one sheet never collide
     check_free([target], overwrite)
@@ -51,3 +52,4 @@ def run(image, out, *, model=None, overwrite: bool = False, backend=None, report
     save(done, target, Source(info.get("source"), info.get("source_path"), tuple(info.get("catalogs") or ())))
     report(Event("file", f"seed {done.seed}, reproduced from {image}", path=target))
     return target
+

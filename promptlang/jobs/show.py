@@ -78,6 +78,10 @@ def _render_lines(found) -> list[str]:
             out.append(f"{'stages:' if i == 0 else '':<11}{when}: {shown}{blend}")
     for cat in info.get("catalogs", []):
         out.append(f"catalog:   {cat['name']} {cat['version']}  sha256 {cat['sha256'][:16]}…")
+    for a in prompt.adapters:
+        weight = f" weight {a.weight:g}" if a.kind == "lora" else ""
+        sha = f"sha256 {a.sha256[:16]}…" if a.sha256 else "sha256 not recorded"
+        out.append(f"{a.kind + ':':<11}{a.name}{weight}  {sha}  {a.file}")
     versions = ", ".join(f"{k} {v}" for k, v in info.get("versions", {}).items() if v)
     out.append(f"versions:  {versions}")
     if found.parameters:

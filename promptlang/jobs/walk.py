@@ -14,7 +14,7 @@ from pathlib import Path
 from ..errors import PromptError
 from . import Event, ignore
 from .backend import Frames, Local
-from .common import check_free, check_models, check_walkable, folder, notes, prepare
+from .common import check_adapters, check_free, check_models, check_walkable, folder, notes, prepare
 from .render import Source
 
 
@@ -67,6 +67,12 @@ def plan(compiled, names, count: int, out, *, animation: str = "gif", overwrite:
     check_walkable(prompts, compiled.file.source)
     model = model or next((p.settings.model for p in prompts if p.settings.model), None)
     prompts = [prepare(p, model=model, images=1, **overrides) for p in prompts]
+    different = [p for p in prompts if p.adapters != prompts[0].adapters]
+    if different:
+        raise PromptError(f"`{prompts[0].name}` and `{different[0].name}` load different LoRAs or embeddings: "
+                          f"every frame of a {kind} is made with one model, so its prompts must load the same ones",
+                          different[0].span, source=compiled.file.source,
+                          hint="give them the same `lora` list (and the same embeddings)")
     check_models([prompts[0].settings.model])
     out = folder(out)
     files = [frame_file(out, kind, names, count, i) for i in range(count * count if kind == "grid" else count)]
@@ -205,6 +211,8 @@ def reproduce_frame(found, out, *, model=None, overwrite=False, backend=None, re
     model = model or record["model"]
     check_models([model])
     prompts = [replace(p, settings=replace(p.settings, model=model)) for p in prompts]
+    for prompt in prompts:
+        check_adapters(found.path, prompt)
     notes([model], report)
     backend = backend or Local()
     position = (float(record["u"]), float(record["v"])) if record["kind"] == "grid" else (float(record["t"]), 0.0)

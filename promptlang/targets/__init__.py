@@ -40,6 +40,9 @@ FEATURES = {
     "weights": "{name} has no weights: `{text}` is written without its weight {weight}",
     "part_weights": "{name} weights whole parts of a multi-prompt: weights inside the parts of a blend are left out",
     "negative_weights": "{name}'s --no takes no weights: `{text}` is written without its weight {weight}",
+    "lora": "{name} cannot load LoRAs: `{lora}` (weight {weight}) is left out; its trigger words stay",
+    "embedding": "{name} cannot load textual-inversion embeddings: `{embedding}` stays as a plain word "
+                 "(load {file} into the reader's text encoder yourself)",
 }
 
 
@@ -85,6 +88,12 @@ def lower(prompt, target: str, warnings=None, *, name: str | None = None, can=No
         unsupported(prompt, warnings, "blend", name, first, weight=number(heaviest(blends[0]).weight))
         prompt = replace(prompt, segments=tuple(replace(s, positive=flat(s.positive)) for s in prompt.segments))
         blends = []
+    from ..ir import embeddings, loras
+
+    for adapter in loras(prompt) if "lora" not in can else ():
+        unsupported(prompt, warnings, "lora", name, lora=adapter.name, weight=number(adapter.weight))
+    for adapter in embeddings(prompt) if "embedding" not in can else ():
+        unsupported(prompt, warnings, "embedding", name, embedding=adapter.name, file=adapter.file)
     sides = [f for s in prompt.segments for f in (*flat(s.positive), *s.negative)]
     if "weights" not in can:
         for f in sides:

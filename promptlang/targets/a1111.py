@@ -27,11 +27,11 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from ..ir import merged
-from . import lower, number, runs
+from ..ir import embeddings, loras, merged
+from . import lower, number, runs, warn
 
 NAME = "AUTOMATIC1111"
-CAN = frozenset({"edit", "weights", "negative_weights"})
+CAN = frozenset({"edit", "weights", "negative_weights", "lora", "embedding"})
 
 # one pass over the text: what A1111 acts on in plain text, as its sources match it:
 # `AND` (re_AND), `BREAK` (re_break), `<name:…>` (re_extra_net: `<(\w+):([^>]+)>`, which
@@ -120,7 +120,25 @@ def sides(prompt, warnings=None) -> tuple[str, str]:
     negative = ""
     if any(s.negative for s in segments):
         negative = _schedule(prompt, [s.negative for s in segments], warnings)
+    # LoRAs as A1111's extra networks, at the end of the positive prompt (A1111 takes them out
+    # of the text before it is encoded; where they stand does not matter). An embedding is
+    # already in the text: its token, the name A1111 finds it under (the file's name).
+    # AUTOMATIC1111 finds a LoRA, and an embedding, by its file's name: the tag names the file;
+    # an embedding's token is already in the text, so a name that is not its file's is warned about
+    tags = "".join(f"<lora:{_stem(a.file)}:{number(a.weight)}>" for a in loras(prompt))
+    for a in embeddings(prompt):
+        if _stem(a.file) != a.name:
+            warn(warnings, prompt, f"AUTOMATIC1111 finds embeddings by file name: `{a.name}` is in "
+                                   f"{_stem(a.file)}.safetensors, so it reads `{a.name}` as words (name the "
+                                   f"entry `{_stem(a.file)}`)")
+    if tags:
+        positive = f"{positive} {tags}" if positive else tags
     return positive, negative
+
+
+def _stem(path: str) -> str:
+    name = path.replace("\\", "/").rsplit("/", 1)[-1]
+    return name[:-len(".safetensors")] if name.endswith(".safetensors") else name
 
 
 def emit(prompt, warnings=None) -> str:

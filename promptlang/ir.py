@@ -11,6 +11,7 @@ segments the same way; none special-cases the first.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 
 from .ast import Span

@@ -188,6 +188,12 @@ def test_targets_write_or_warn(project):
     assert text.splitlines()[0] == "a cat, highly detailed <lora:detail:0.4><lora:peft:1>"  # by file name
     assert text.splitlines()[1] == "Negative prompt: neggy, blurry"
     assert warnings == []
+    # ComfyUI loads an embedding by its file's name, written `embedding:NAME`; LoRAs are nodes
+    warnings = []
+    text = promptlang.targets.emit("comfyui", prompt, warnings)
+    assert text.splitlines()[1] == "Negative prompt: embedding:neggy, blurry"
+    said = [w.message for w in warnings]
+    assert sum("cannot load LoRAs" in m for m in said) == 2 and not any("embeddings" in m for m in said), said
     for target in ("compel", "plain", "midjourney"):
         warnings = []
         promptlang.targets.emit(target, prompt, warnings)

@@ -48,9 +48,8 @@ def run(capsys, *args):
 
 
 def compiles(text: str):
-    """The decompiled file compiles here once the lines of other branches' syntax are left out."""
-    kept = "\n".join(line for line in text.splitlines() if not line.strip().startswith("lora "))
-    (prompt,) = compile_source(kept, lint=False).prompts
+    """The decompiled file compiles."""
+    (prompt,) = compile_source(text, lint=False).prompts
     return prompt
 
 
@@ -58,7 +57,7 @@ def test_a1111_parameters(tmp_path, capsys):
     code, out, err = run(capsys, "decompile", png(tmp_path / "a.png", {"parameters": A1111}), "--no-match")
     assert code == 0
     for line in ('subject  "a" "cat":1.2 "on a" "red" -> "blue" at 0.4 "mat", "masterpiece"',
-                 'negative "worst quality":1.4, "blurry"', "lora     add_detail:0.6", 'model    "dreamshaper_8"',
+                 'negative "worst quality":1.4, "blurry"', 'lora     "loras/add_detail.safetensors":0.6', 'model    "dreamshaper_8"',
                  "size     512x768", "steps    28", "guidance 6.5", "seed     1234567", "scheduler dpmpp_2m_karras"):
         assert line in [l.strip() for l in out.splitlines()], (line, out)
     assert "Clip skip: 2" in out and "warning: no promptlang setting for: Clip skip: 2" in err
@@ -77,7 +76,7 @@ def test_comfyui_prompt_graph(tmp_path, capsys):
     s = p.settings
     assert (s.seed, s.steps, s.guidance, s.scheduler, s.width, s.height, s.images) == (42, 20, 8.0, "euler_a", 768, 512, 2)
     assert s.model == "v1-5-pruned-emaonly.safetensors"
-    assert "lora     detail_tweaker:0.8" in out
+    assert 'lora     "loras/detail_tweaker.safetensors":0.8' in out
 
 
 def test_comfyui_workflow_only(tmp_path, capsys):

@@ -43,8 +43,12 @@ class Index:
         self.by_first: dict[str, dict[str, list]] = {s: {} for s in self.plain}  # first item -> entries
         self.formats: list = []  # (entry, before, after items)
         self.used: set = set()
+        self.loras: dict[str, object] = {}  # a LoRA file's name (A1111's `<lora:NAME:w>`) -> its entry
         seen = set()
         for cat in reversed(list(catalogs)):
+            for key, entry in cat.entries.get("lora", {}).items():
+                stem = entry.file.replace("\\", "/").rsplit("/", 1)[-1].removesuffix(".safetensors")
+                self.loras.setdefault(stem, entry)
             for section, entries in cat.entries.items():
                 for key, entry in entries.items():
                     if (section, key) in seen or section not in self.plain:

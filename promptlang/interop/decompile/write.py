@@ -206,11 +206,21 @@ def block(name: str, d: Decompiled, index: Index | None = None) -> str:
                 d.note(f"`{ref.name}` also adds the negative `{', '.join(extra)}` (from its catalog entry)")
     if neg_items:
         lines.append(_field("negative", [piece(i, d) if isinstance(i, Ref) else piece(i[0], d) for i in neg_items]))
+    loras = []
     for lora, w in d.loras:
-        key = identifier(lora, fallback="lora")
-        if key != lora:
-            d.note(f"the LoRA `{lora}` is written as `{key}`: name the file under that name in a catalog")
-        lines.append(f"    lora     {key}{':' + number(w) if w != 1.0 else ''}")
+        # A1111 names a LoRA by its file's name: a catalog entry for that file, or the file by path
+        entry = index.loras.get(lora) if index else None
+        if entry is not None:
+            index.used.add(entry.catalog)
+            w = w / entry.weight if entry.weight else w
+            text = entry.key
+        else:
+            text = quote(f"loras/{lora}.safetensors")
+            d.note(f"the LoRA `{lora}` is read from loras/{lora}.safetensors (or name its file in a catalog's "
+                   f"`lora:` section)")
+        loras.append(f"{text}{':' + number(w) if w != 1.0 else ''}")
+    if loras:
+        lines.append(_field("lora", loras))
     lines.extend(_settings(d))
     notes = [f"    # note: {n}" for n in d.notes]
     return f"prompt {name} {{\n" + "\n".join(notes + lines) + "\n}\n"
@@ -263,6 +273,23 @@ def write(prompts: list[tuple[str, Decompiled]], *, catalogs=(), header: str = "
     blocks = [block(name, d, index) for name, d in prompts]
     head = [f"# {line}" for line in header.splitlines()] if header else []
     if index and index.used:
-        head += [f"use {c.name}" if identifier(c.name) == c.name else f"use {quote(c.path)}"
-                 for c in catalogs if c.name in index.used]
+        head += [f"use {_use(c)}" for c in catalogs if c.name in index.used]
     return ("\n".join(head) + "\n\n" if head else "") + "\n".join(blocks)
+
+
+def _use(cat) -> str:
+    """How a ``use`` line names a catalog: by name where that finds this very file (a bundled
+    or installed catalog), else by its path (relative to the working folder when inside it)."""
+    from pathlib import Path
+
+    from ...catalog import find
+
+    path = Path(cat.path)
+    found = find(cat.name) if identifier(cat.name) == cat.name else None
+    if found is not None and Path(found).resolve() == path.resolve():
+        return cat.name
+    try:
+        path = path.resolve().relative_to(Path.cwd().resolve())
+        return quote("./" + path.as_posix())
+    except ValueError:
+        return quote(path.as_posix())

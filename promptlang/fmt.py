@@ -131,6 +131,8 @@ class _Printer:
                 self.cur[0] += tok.text.rstrip()
                 pending, prev, prev_anc = 0, tok, anc
                 continue
+            if pending and prev is not None and prev.kind == "COMMA" and prev_anc[-1].rule in ("field", "blend"):
+                pending = 0  # a list that fits joins on one line (else it breaks after every comma)
             forced = prev is not None and (after_open and not block_close or block_close and not after_open
                                            or (prev.kind == "COMMA" and prev.start in self.broken))
             if prev is None:

@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 
 from ..errors import PromptError
-from ..jobs import Event
 from . import Command, options
 from .report import Reporter
 
@@ -66,11 +65,12 @@ def fmt(files, check, show_diff, quiet) -> int:
         changed += 1
         if check or show_diff:
             sys.stdout.write(_diff(path, source, result))
-            if check:
-                report(Event("info", f"would reformat {path}"))
+            if check and not quiet:
+                print(f"would reformat {path}", file=sys.stderr)
         else:
             write_bytes(Path(path), result.encode("utf-8"))
-            report(Event("info", f"reformatted {path}"))
+            if not quiet:
+                print(f"reformatted {path}", file=sys.stderr)
     if not quiet and (changed or same) and "-" not in files:
         verb = "would be reformatted" if check or show_diff else "reformatted"
         print(f"{changed} file{'s' * (changed != 1)} {verb}, {same} left unchanged", file=sys.stderr)

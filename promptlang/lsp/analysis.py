@@ -222,15 +222,29 @@ class Document:
                                           f"{analysis.place(decls[decl.name].span)[0] + 1}", decl.span))
             else:
                 decls[decl.name] = decl
-        cache, seen = {}, set()
+        cache, seen, chains = {}, set(), {}
+        defaults_id = id(file.defaults)
+
+        def chain_of(decl, depth=0):
+            """The decl and its ancestors (ids, decls), memoized; a cycle or a missing parent ends it."""
+            got = chains.get(id(decl))
+            if got is not None:
+                return got
+            chains[id(decl)] = ((id(decl),), (decl,))  # ends a cycle
+            parent = decls.get(decl.parent) if decl.parent is not None else None
+            if parent is None or depth > 64:
+                got = ((id(decl),), (decl,))
+            else:
+                ids, objs = chain_of(parent, depth + 1)
+                got = ((id(decl),) + ids, (decl,) + objs)
+            chains[id(decl)] = got
+            return got
+
         for decl in file.prompts:
             if decls.get(decl.name) is not decl:
                 continue
-            chain, cursor, ids = [], decl, set()
-            while cursor is not None and id(cursor) not in ids and len(chain) <= 65:
-                chain.append(cursor)
-                ids.add(id(cursor))
-                cursor = decls.get(cursor.parent) if cursor.parent is not None else None
+            ids, chain = chain_of(decl)
+            chain = list({id(d): d for d in chain}.values())  # a cycle: each once
             last = chain[-1]
             if last.parent is not None and last.parent not in decls:
                 if last.parent not in broken_names:  # else its parent does not parse now: said there
@@ -242,7 +256,7 @@ class Document:
                         seen.add((err.message, err.span))
                         errors.append(err)
                 continue
-            key = (tuple(id(d) for d in chain), id(file.defaults))
+            key = (ids, defaults_id)
             found = self.resolved.get(key)
             if found is None:
                 ordered = sorted(chain, key=lambda d: (analysis.place(d.span) or (0,))[0])

@@ -240,9 +240,7 @@ class Document:
             chains[id(decl)] = got
             return got
 
-        for decl in file.prompts:
-            if decls.get(decl.name) is not decl:
-                continue
+        for decl in file.prompts:  # a second prompt of the same name too, as the command line does
             ids, chain = chain_of(decl)
             chain = list({id(d): d for d in chain}.values())  # a cycle: each once
             last = chain[-1]
@@ -263,7 +261,7 @@ class Document:
                 mini = ast.File(self.path, "", file.uses, file.defaults, tuple(ordered))
                 try:
                     irs, warns = resolve(mini, scope)
-                    mine = [p for p in irs if p.name == decl.name]
+                    mine = [p for p in irs if p.name == decl.name][-1:]
                     found = ((chain, file.defaults), mine, warns + token_warnings(mine), [])
                 except PromptError as exc:
                     found = ((chain, file.defaults), [], [], list(exc.errors))

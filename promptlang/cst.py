@@ -140,13 +140,14 @@ def lex(source: str, path: str = "<string>") -> tuple[list, object]:
     found = {t.start_pos: t for t in raw}
     if tree is not None:
         found.update((t.start_pos, t) for t in tree.scan_values(lambda v: isinstance(v, Token)))
+    ignored = set(parser().lexer_conf.ignore)  # comments, spaces: trivia
     leaves, at = [], 0
     for tok in sorted(found.values(), key=lambda t: t.start_pos):
         if tok.start_pos < at:  # the lexer looked at it twice (while reporting an error)
             continue
         if tok.start_pos > at:
             leaves += _split(source, at, tok.start_pos)
-        if tok.type in ("_NL", "COMMENT") or tok.type.startswith("__IGNORE"):
+        if tok.type == "_NL" or tok.type in ignored:
             leaves += _split(source, tok.start_pos, tok.end_pos)
         else:
             leaves.append(_leaf(source, tok.type, tok.start_pos, tok.end_pos))

@@ -151,6 +151,18 @@ async def test_hover_shows_entry_text_negatives_and_token_windows(client: Langua
     assert "prompt `base`: positive" in text and "tokens (1 window:" in text
     result = await client.text_document_hover_async(types.HoverParams(doc(), at(3, 9)))  # `base`
     assert "an oil painting of a lighthouse" in result.contents.value
+    result = await client.text_document_hover_async(types.HoverParams(doc(), at(5, 15)))  # oil_painting
+    assert "an oil painting of ‹subject›, impasto" in result.contents.value
+
+
+async def test_columns_are_utf16_units(client: LanguageClient):
+    uri = (WORK / "dragon.prompt").as_uri()
+    line = '    style    "🐉 fire":1.2, van_goh'
+    diags = await open_doc(client, uri, f"use core\nprompt a {{\n{line}\n}}\n")
+    assert diags[0].range.start.character == line.index("van_goh") + 1  # the dragon is two UTF-16 units
+    result = await client.text_document_hover_async(types.HoverParams(
+        types.TextDocumentIdentifier(uri=uri), at(2, line.index("van_goh") + 3)))
+    assert result is None  # an unknown name: nothing to show, no error
 
 
 async def test_definition_of_entries_and_parents(client: LanguageClient):

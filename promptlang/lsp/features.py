@@ -165,9 +165,21 @@ def _entries(scope, section: str, qualifier: str | None) -> list[dict]:
     return found[1]
 
 
+def rendered(entry) -> str:
+    """The entry's text as its template renders it (in the sandbox), the subject shown as ‹subject›."""
+    from ..errors import PromptError
+    from ..template import render
+
+    try:
+        pieces, mode = render(entry.text, f"{entry.catalog}: {entry.section}.{entry.key}", "‹subject›")
+    except PromptError as exc:
+        return f"{entry.text}\n(template error: {exc.message})"
+    return "‹subject›".join(pieces) if mode == "placed" else "".join(pieces)
+
+
 def entry_doc(entry, cat=None) -> str:
     lines = [f"**{entry.catalog}.{entry.key}** ({entry.section}" + (f", {cat.name} {cat.version}" if cat else "") + ")",
-             "", f"```text\n{entry.text}\n```"]
+             "", f"```text\n{rendered(entry)}\n```"]
     if entry.weight != 1.0:
         lines.append(f"weight: {entry.weight:g}")
     if entry.negative:
@@ -178,7 +190,7 @@ def entry_doc(entry, cat=None) -> str:
         lines += ["", entry.description]
     from ..tokens import count_tokens
 
-    lines.append(f"{count_tokens(entry.text.replace('{{ subject }}', '').replace('{{subject}}', ''))} CLIP tokens")
+    lines.append(f"{count_tokens(rendered(entry).replace('‹subject›', ''))} CLIP tokens (without the subject)")
     return "\n".join(lines)
 
 

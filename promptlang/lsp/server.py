@@ -55,21 +55,32 @@ class PromptServer(LanguageServer):
             uri=uri, version=version, diagnostics=[_diagnostic(analysis, d) for d in analysis.diagnostics]))
 
 
+def _units(ch: str) -> int:
+    """How many units of the encoding agreed with the client (UTF-16 unless it asked for
+    UTF-8 or UTF-32) a character takes."""
+    encoding = getattr(server.workspace, "position_encoding", None) or "utf-16"
+    if encoding == "utf-32":
+        return 1
+    if encoding == "utf-8":
+        return len(ch.encode("utf-8", "surrogatepass"))
+    return 2 if ord(ch) > 0xFFFF else 1
+
+
 def _u16(text: str, col: int) -> int:
-    """Characters -> UTF-16 code units, in one line."""
+    """Characters -> the client's units (UTF-16 code units by default), in one line."""
     prefix = text[:col]
-    return col if prefix.isascii() else len(prefix.encode("utf-16-le")) // 2 + max(0, col - len(prefix))
+    return col if prefix.isascii() else sum(_units(ch) for ch in prefix) + max(0, col - len(prefix))
 
 
 def _chars(text: str, units: int) -> int:
-    """UTF-16 code units -> characters, in one line."""
+    """The client's units -> characters, in one line."""
     if text.isascii():
         return units
     count = 0
     for i, ch in enumerate(text):
         if count >= units:
             return i
-        count += 2 if ord(ch) > 0xFFFF else 1
+        count += _units(ch)
     return len(text)
 
 

@@ -190,7 +190,9 @@ def entry_doc(entry, cat=None) -> str:
         lines += ["", entry.description]
     from ..tokens import count_tokens
 
-    lines.append(f"{count_tokens(rendered(entry).replace('‹subject›', ''))} CLIP tokens (without the subject)")
+    text = rendered(entry)
+    lines.append(f"{count_tokens(text.replace('‹subject›', ''))} CLIP tokens"
+                 + (" (without the subject)" if "‹subject›" in text else ""))
     return "\n".join(lines)
 
 

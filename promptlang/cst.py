@@ -121,7 +121,8 @@ _PIECES = re.compile(r'\r?\n|\r|[\t \f]+|#[^\r\n]*|"(?:[^"\\\n]|\\.)*"?|[0-9]*[A
 
 def lex(source: str, path: str = "<string>") -> tuple[list, object]:
     """The leaves of ``source`` (all of it: joined they give ``source`` back) and Lark's
-    tree, or the leaves lexed before a syntax error and the PromptError."""
+    tree; or, for text that does not parse, the leaves lexed before the syntax error, the
+    rest guessed from its look (names, strings, numbers, comments), and the PromptError."""
     global _seen
     with _lock:
         _seen = []
@@ -152,7 +153,7 @@ def lex(source: str, path: str = "<string>") -> tuple[list, object]:
         else:
             leaves.append(_leaf(source, tok.type, tok.start_pos, tok.end_pos))
         at = tok.end_pos
-    if error is None and at < len(source):
+    if at < len(source):  # after a syntax error: words, strings and numbers guessed by their look
         leaves += _split(source, at, len(source))
     return leaves, (tree if error is None else error)
 

@@ -57,7 +57,9 @@ def test_tree_keeps_keywords_and_punctuation():
 def test_broken_text_still_lexes_up_to_the_mistake():
     leaves, error = cst.lex('prompt a {\n  style van_gogh, "x\n}')
     assert isinstance(error, PromptError) and "unterminated string" in error.message
-    assert "".join(t.text for t in leaves).startswith('prompt a {\n  style van_gogh')
+    assert "".join(t.text for t in leaves) == 'prompt a {\n  style van_gogh, "x\n}'
+    assert [(t.kind, t.text) for t in leaves if not t.trivia][-3:] == [("COMMA", ","), ("STRING", '"x'),
+                                                                       ("ERROR", "}")]  # guessed past the mistake
 
 
 # ------------------------------------------------------------------ the layout

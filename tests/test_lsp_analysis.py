@@ -87,3 +87,18 @@ def test_context_completion_and_hover_in_process():
     assert "in the style of Vincent van Gogh" in text and "prompt `a`: positive" in text
     assert features.windows(83) == "83 tokens in 2 windows of 75 (75 + 8)"
     assert features.windows(20) == "20 tokens (1 window: 20/75)"
+
+
+def test_semantic_tokens_of_a_statement_that_does_not_parse():
+    source = 'use core\nprompt a {\n    style van_gogh, "unclosed\n    steps 3\n}\nprompt b {\n    steps 4\n}\n'
+    analysis = Document("t.prompt").update(source)
+    tokens = features.semantic_tokens(analysis)
+    kinds = {(line, col): kind for line, col, _, kind in tokens}
+    assert kinds[(2, 4)] == "property" and kinds[(2, 10)] == "variable"  # guessed in the broken statement
+    assert kinds[(3, 10)] == "number"  # after the mistake too
+    assert kinds[(5, 0)] == "keyword" and kinds[(6, 4)] == "property"  # the next statement parses
+
+
+def test_a_file_over_the_size_limit_is_one_diagnostic():
+    analysis = Document("t.prompt").update("#" * 1_000_001)
+    assert [d.message.split(" (")[0] for d in analysis.diagnostics] == ["file is too large"]

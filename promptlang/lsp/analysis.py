@@ -124,6 +124,11 @@ class Document:
         self.generation += 1
 
     def update(self, source: str) -> Analysis:
+        if len(source) > syntax.MAX_SOURCE:  # the command line refuses it too
+            err = PromptError(f"file is too large ({len(source):,} characters; at most {syntax.MAX_SOURCE:,})")
+            self.last = Analysis(source, source.split("\n"), [], ast.File(self.path, source, (), None, ()), None, {},
+                                 [self._diag("error", err, {})])
+            return self.last
         starts = [0] + [m.start() for m in CHUNK_START.finditer(source) if m.start() > 0]
         chunks, line0, used = [], 0, set()
         kept = {}

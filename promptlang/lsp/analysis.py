@@ -245,6 +245,7 @@ class Document:
             chains[id(decl)] = got
             return got
 
+        planned = []  # (decl, key, chain), in file order
         for decl in file.prompts:  # a second prompt of the same name too, as the command line does
             ids, chain = chain_of(decl)
             chain = list({id(d): d for d in chain}.values())  # a cycle: each once
@@ -259,8 +260,11 @@ class Document:
                         seen.add((err.message, err.span))
                         errors.append(err)
                 continue
-            key = (ids, defaults_id)
-            found = self.resolved.get(key)
+            planned.append((decl, (ids, defaults_id), chain))
+        fresh = self._resolve_together([(d, c) for d, k, c in planned if k not in self.resolved], file, scope,
+                                       analysis)
+        for decl, key, chain in planned:
+            found = self.resolved.get(key) or fresh.get(id(decl))
             if found is None:
                 ordered = sorted(chain, key=lambda d: (analysis.place(d.span) or (0,))[0])
                 mini = ast.File(self.path, "", file.uses, file.defaults, tuple(ordered))
@@ -286,3 +290,32 @@ class Document:
         analysis.diagnostics += [self._diag("error", e, analysis._by_tag, place) for e in errors]
         analysis.diagnostics += [self._diag("warning", w, analysis._by_tag, place) for w in warnings
                                  if isinstance(w, Warning_)]
+
+    def _resolve_together(self, missing: list, file, scope, analysis) -> dict:
+        """The prompts to resolve anew, resolved in one go: one :func:`resolve` over the
+        union of their `extends` chains, so that a parent shared by several is built once.
+        Each prompt's resolution depends on its own chain only, so when the whole goes
+        through without an error or a warning, each prompt's own would have too, and its IR
+        is the one it gets here. Otherwise (a file with mistakes or warnings) nothing is
+        kept, and each prompt is resolved over its own chain, which says whose they are."""
+        from ..lint import token_warnings
+        from ..resolve import resolve
+
+        if len(missing) < 2:
+            return {}
+        union = {}
+        for decl, chain in missing:
+            for d in chain:
+                union[id(d)] = d
+        ordered = sorted(union.values(), key=lambda d: (analysis.place(d.span) or (0,))[0])
+        if len({d.name for d in ordered}) != len(ordered):
+            return {}
+        try:
+            irs, warns = resolve(ast.File(self.path, "", file.uses, file.defaults, tuple(ordered)), scope)
+        except PromptError:
+            return {}
+        if warns or len(irs) != len(ordered):
+            return {}
+        by_name = {p.name: p for p in irs}
+        return {id(decl): ((chain, file.defaults), [by_name[decl.name]], token_warnings([by_name[decl.name]]), [])
+                for decl, chain in missing}

@@ -115,6 +115,7 @@ def _lossless_parser():
     return Lark(grammar, **OPTIONS, lexer_callbacks=callbacks)
 
 
+_TRIVIA_ONLY = re.compile(r"(?:[\t \f\r\n]|#[^\r\n]*)*")
 _PIECES = re.compile(r'\r?\n|\r|[\t \f]+|#[^\r\n]*|"(?:[^"\\\n]|\\.)*"?|[0-9]*[A-Za-z_][A-Za-z0-9_]*|[0-9.]+|.')
 
 
@@ -148,7 +149,7 @@ def lex(source: str, path: str = "<string>") -> tuple[list, object]:
             continue
         if tok.start_pos > at:
             leaves += _split(source, at, tok.start_pos)
-        if tok.type == "_NL" or tok.type in ignored:
+        if tok.type in ignored or tok.type.startswith("_") and _TRIVIA_ONLY.fullmatch(tok):  # `_NL`: breaks, comments
             leaves += _split(source, tok.start_pos, tok.end_pos)
         else:
             leaves.append(_leaf(source, tok.type, tok.start_pos, tok.end_pos))

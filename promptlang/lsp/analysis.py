@@ -21,7 +21,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from .. import ast, cst, syntax
@@ -96,6 +96,21 @@ class Analysis:
         return found
 
 
+def _joined(path: str, source: str, files: list, defaults) -> ast.File:
+    """One file of the statements of several chunks: every tuple field (uses, prompts, and
+    any that the AST gains) joined in order; the one `defaults`."""
+    values = {}
+    for f in fields(ast.File):
+        if f.name in ("path", "source", "defaults"):
+            continue
+        parts = [getattr(file, f.name) for file in files]
+        if all(isinstance(part, tuple) for part in parts):
+            values[f.name] = tuple(x for part in parts for x in part)
+        else:
+            values[f.name] = next((part for part in parts if part is not None), None)
+    return ast.File(path=path, source=source, defaults=defaults, **values)
+
+
 def search_dirs(path: str) -> list[Path]:
     """The catalog folders of a file, as the command line finds them: $PROMPTLANG_CATALOGS,
     then the project's ``[catalogs] folders``."""
@@ -126,7 +141,7 @@ class Document:
     def update(self, source: str) -> Analysis:
         if len(source) > syntax.MAX_SOURCE:  # the command line refuses it too
             err = PromptError(f"file is too large ({len(source):,} characters; at most {syntax.MAX_SOURCE:,})")
-            self.last = Analysis(source, source.split("\n"), [], ast.File(self.path, source, (), None, ()), None, {},
+            self.last = Analysis(source, source.split("\n"), [], _joined(self.path, source, [], None), None, {},
                                  [self._diag("error", err, {})])
             return self.last
         starts = [0] + [m.start() for m in CHUNK_START.finditer(source) if m.start() > 0]
@@ -145,20 +160,17 @@ class Document:
         self.chunks = kept
         diagnostics: list = []
         by_tag = {c.tag: c for c in chunks}
-        uses, prompts, defaults = [], [], None
+        parsed = []
         for chunk in chunks:
             if chunk.error is not None:
                 diagnostics += [self._diag("error", e, by_tag) for e in chunk.error.errors]
-                continue
-            uses += chunk.file.uses
-            prompts += chunk.file.prompts
-            if chunk.file.defaults is not None:
-                if defaults is not None:
-                    err = PromptError("a second `defaults` block; a file has at most one", chunk.file.defaults.span)
-                    diagnostics.append(self._diag("error", err, by_tag))
-                else:
-                    defaults = chunk.file.defaults
-        file = ast.File(self.path, source, tuple(uses), defaults, tuple(prompts))
+            else:
+                parsed.append(chunk.file)
+        defaults = [f.defaults for f in parsed if f.defaults is not None]
+        for second in defaults[1:]:
+            err = PromptError("a second `defaults` block; a file has at most one", second.span)
+            diagnostics.append(self._diag("error", err, by_tag))
+        file = _joined(self.path, source, parsed, defaults[0] if defaults else None)
         analysis = Analysis(source, source.split("\n"), chunks, file, None, {}, diagnostics, _by_tag=by_tag)
         self._resolve(analysis, [c for c in chunks if c.error is not None])
         analysis.diagnostics.sort(key=lambda d: (d.line, d.column))
@@ -267,10 +279,10 @@ class Document:
             found = self.resolved.get(key) or fresh.get(id(decl))
             if found is None:
                 ordered = sorted(chain, key=lambda d: (analysis.place(d.span) or (0,))[0])
-                mini = ast.File(self.path, "", file.uses, file.defaults, tuple(ordered))
+                mini = replace(file, source="", prompts=tuple(ordered))
                 try:
                     irs, warns = resolve(mini, scope)
-                    mine = [p for p in irs if p.name == decl.name][-1:]
+                    mine = [p for p in irs if p.span == decl.span]  # its own (variants too, if any)
                     found = ((chain, file.defaults), mine, warns + token_warnings(mine), [])
                 except PromptError as exc:
                     found = ((chain, file.defaults), [], [], list(exc.errors))
@@ -311,11 +323,15 @@ class Document:
         if len({d.name for d in ordered}) != len(ordered):
             return {}
         try:
-            irs, warns = resolve(ast.File(self.path, "", file.uses, file.defaults, tuple(ordered)), scope)
+            irs, warns = resolve(replace(file, source="", prompts=tuple(ordered)), scope)
         except PromptError:
             return {}
         if warns or len(irs) != len(ordered):
             return {}
-        by_name = {p.name: p for p in irs}
-        return {id(decl): ((chain, file.defaults), [by_name[decl.name]], token_warnings([by_name[decl.name]]), [])
-                for decl, chain in missing}
+        out = {}
+        for decl, chain in missing:
+            mine = [p for p in irs if p.span == decl.span]
+            if not mine:
+                return {}
+            out[id(decl)] = ((chain, file.defaults), mine, token_warnings(mine), [])
+        return out

@@ -131,13 +131,16 @@ class _Printer:
                 self.cur[0] += tok.text.rstrip()
                 pending, prev, prev_anc = 0, tok, anc
                 continue
+            commented = self.cur is not None and self.cur[1] is not None  # the line ends in a comment
+            if after_open and block_close and not commented:
+                pending = 0  # an empty block: {}
             if pending and prev is not None and prev.kind == "COMMA" and prev_anc[-1].rule in ("field", "blend"):
                 pending = 0  # a list that fits joins on one line (else it breaks after every comma)
             forced = prev is not None and (after_open and not block_close or block_close and not after_open
                                            or (prev.kind == "COMMA" and prev.start in self.broken))
             if prev is None:
                 self._newline(False, "")
-            elif pending or forced or prev.kind == cst.COMMENT:
+            elif pending or forced or commented or prev.kind == cst.COMMENT:
                 blank = pending >= 2 and not after_open and not block_close and not inside
                 self._newline(blank, self._indent(anc, field, tok))
             else:

@@ -119,6 +119,18 @@ def test_names_align_to_the_longest_in_the_block():
     assert out == ('prompt a {\n    scheduler euler_a\n    steps     3\n    subject   blend "a":1, "b":2\n}\n')
 
 
+@pytest.mark.parametrize("source, out", [
+    ("defaults {\n\n}\n", "defaults {}\n"),
+    ("prompt a {}", "prompt a {}\n"),
+    ("prompt a { # why\n}", "prompt a {  # why\n}\n"),
+    ("prompt a {\n    # only a comment\n\n}", "prompt a {\n    # only a comment\n}\n"),
+    ("\n\n# just a comment\n\n\n", "# just a comment\n"),
+    ("", ""),
+])
+def test_empty_blocks_and_files(source, out):
+    assert format_source(source) == out
+
+
 def test_crlf_and_tabs_become_the_canonical_text():
     assert format_source('prompt a {\r\n\tsteps\t3\r\n}\r\n') == "prompt a {\n    steps    3\n}\n"
 
@@ -151,25 +163,42 @@ def items(draw, slot):
     return "".join(out)
 
 
+EXTRA = st.sampled_from([
+    "", "", 'style{s}blend van_gogh:2,{s}dali:1', 'negative{s}+= "hands",{n}blurry',
+    'guidance{s}7.5', 'size{s}768x512', 'aspect{s}16:9', 'scheduler{s}euler_a'])
+SUBJECT = st.sampled_from(['"a thing {i}"{w} "more"', '"a" "cat" -> "dog" at 0.4 "sitting"',
+                           '"x{i}",{n}"" -> "a hat" at 0.3'])
+
+
 @st.composite
 def prompt_files(draw):
-    lines = ["use core" + draw(comment)]
+    lines = [draw(st.sampled_from(["use core", "use core >= 1.0", "use  core>=1.0,<9"])) + draw(comment)]
+    if draw(st.booleans()):
+        lines.append("defaults" + draw(space) + draw(st.sampled_from(["{}", "{\n}", "{ # c\n}", "{\nsteps 20\n}"])))
     for i in range(draw(st.integers(1, 3))):
         if draw(st.booleans()):
             lines.append(draw(st.sampled_from(["", "\n", "# about it"])))
-        fields = [f'subject{draw(space)}"a thing {i}"{draw(weight)} "more"']
-        for slot in draw(st.lists(st.sampled_from(sorted(NAMES)), unique=True, max_size=4)):
+        n = draw(st.sampled_from([" ", "\n    ", " # c\n  "]))
+        fields = [f"subject{draw(space)}" + draw(SUBJECT).format(i=i, w=draw(weight), n=n)]
+        extra = draw(EXTRA).format(s=draw(space), n=n)
+        if extra:
+            fields.append(extra)
+        taken = {f.split()[0] for f in fields}
+        for slot in draw(st.lists(st.sampled_from(sorted(set(NAMES) - taken)), unique=True, max_size=3)):
             body = draw(items(slot))
             fields.append(f"{slot}{draw(space)}{body}")
         if draw(st.booleans()):
             fields.append(f"steps{draw(space)}{draw(st.integers(1, 50))}{draw(comment)}")
-        sep = "\n" + draw(st.sampled_from(["", "  ", "\n    ", "\t"]))
+        if {"size", "aspect"} <= {f.split()[0] for f in fields}:
+            fields = [f for f in fields if not f.startswith("aspect")]
+        sep = "\n" + draw(st.sampled_from(["", "  ", "\n    ", "\t", "# between\n"]))
         head = f"prompt p{i}" + (f" extends p{i - 1}" if i and draw(st.booleans()) else "")
-        lines.append(head + draw(space) + "{" + sep + sep.join(fields) + "\n}")
+        lines.append(head + draw(space) + "{" + draw(st.sampled_from(["", " # open"])) + sep + sep.join(fields)
+                     + draw(st.sampled_from(["\n}", "\n# before close\n}", "\n\n}"])))
     return "\n".join(lines) + draw(st.sampled_from(["", "\n", "\n\n"]))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(prompt_files())
 def test_generated_files_idempotent_and_same_ir(source):
     out = format_source(source)

@@ -127,6 +127,11 @@ async def test_completion(client: LanguageClient):
     assert "clip art" in styles["house"].documentation.value
     assert "oil_painting" in await labels(5, 13) and "van_gogh" not in await labels(5, 13)  # format entries only
     assert set(await labels(10, 21)) == {"base", "child"}  # after `extends `
+    uri = (WORK / "qualified.prompt").as_uri()
+    await open_doc(client, uri, 'use core\nuse "./team.yaml"\nprompt a {\n    style    team.\n}\n')
+    result = await client.text_document_completion_async(types.CompletionParams(
+        types.TextDocumentIdentifier(uri=uri), at(3, 18)))
+    assert {(i.label, i.insert_text) for i in result.items} == {("house", "team.house"), ("noir", "team.noir")}
     assert "core" in await labels(0, 4)
 
 

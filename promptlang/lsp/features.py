@@ -159,6 +159,8 @@ def _entries(scope, section: str, qualifier: str | None) -> list[dict]:
             for name, entry in cat.entries.get(section, {}).items():
                 items[name] = {"label": name, "kind": "entry", "detail": f"{section} · {cat.name} {cat.version}",
                                "documentation": entry_doc(entry, cat)}
+                if qualifier is not None:  # `core.va`: the editor's word is the qualified name
+                    items[name]["insert"] = f"{qualifier}.{name}"
         if len(_entry_items) > 64:
             _entry_items.clear()
         found = _entry_items[key] = (scope, list(items.values()))

@@ -171,6 +171,7 @@ def completion(ls: PromptServer, params: types.CompletionParams) -> types.Comple
     analysis = ls.analyse(params.text_document.uri)
     line, col = _where(analysis, params.position)
     items = [types.CompletionItem(label=i["label"], kind=ITEM[i["kind"]], detail=i["detail"],
+                                  filter_text=i.get("insert"), insert_text=i.get("insert"),
                                   documentation=types.MarkupContent(types.MarkupKind.Markdown, i["documentation"])
                                   if i["documentation"] else None)
              for i in features.completion(analysis, line, col)]

@@ -1,6 +1,8 @@
 """`promptlang lsp` end to end: a real client (pytest-lsp) talks to the server over stdio."""
 import asyncio
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -13,6 +15,7 @@ from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities  
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = Path(tempfile.mkdtemp(prefix="promptlang-lsp-"))
+atexit.register(shutil.rmtree, WORK, True)
 TEAM = """name: team
 version: 1.0.0
 description: the team's house style
@@ -63,7 +66,7 @@ async def client(lsp_client: LanguageClient):
 async def open_doc(client, uri, text, version=1):
     client.text_document_did_open(types.DidOpenTextDocumentParams(
         types.TextDocumentItem(uri=uri, language_id="promptlang", version=version, text=text)))
-    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    await asyncio.wait_for(client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS), 60)
     return list(client.diagnostics[uri])
 
 
@@ -72,7 +75,7 @@ async def change(client, uri, version, start, end, text):
         types.VersionedTextDocumentIdentifier(uri=uri, version=version),
         [types.TextDocumentContentChangePartial(range=types.Range(types.Position(*start), types.Position(*end)),
                                                 text=text)]))
-    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    await asyncio.wait_for(client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS), 60)
     return list(client.diagnostics[uri])
 
 

@@ -253,3 +253,26 @@ async def test_a_saved_catalog_rechecks_the_open_prompts_that_use_it(client: Lan
         [types.FileEvent(uri=team.as_uri(), type=types.FileChangeType.Changed)]))
     await until(client, lambda: list(client.diagnostics[URI]) == [])
     assert list(client.diagnostics[URI]) == []
+
+
+@pytest_lsp.fixture(scope="module", config=ClientServerConfig(
+    server_command=[sys.executable, "-m", "promptlang", "lsp"], server_env=ENV))
+async def client8(lsp_client: LanguageClient):
+    """A client that counts columns in UTF-8 bytes, as Neovim offers first."""
+    capabilities = client_capabilities("neovim")
+    capabilities.general = types.GeneralClientCapabilities(position_encodings=[types.PositionEncodingKind.Utf8])
+    result = await lsp_client.initialize_session(types.InitializeParams(capabilities=capabilities))
+    assert result.capabilities.position_encoding == types.PositionEncodingKind.Utf8
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_columns_in_utf8_when_the_client_asks(client8: LanguageClient):
+    uri = (WORK / "utf8.prompt").as_uri()
+    line = '    style    "café 🐉":1.2, van_goh'
+    diags = await open_doc(client8, uri, f"use core\nprompt a {{\n{line}\n}}\n")
+    start = line.index("van_goh")
+    assert diags[0].range.start.character == len(line[:start].encode("utf-8"))  # é 2 bytes, the dragon 4
+    result = await client8.text_document_completion_async(types.CompletionParams(
+        types.TextDocumentIdentifier(uri=uri), at(2, len(line[:start].encode("utf-8")))))
+    assert "van_gogh" in {i.label for i in result.items}

@@ -211,20 +211,28 @@ def test_generated_files_idempotent_and_same_ir(source):
 # ------------------------------------------------------------------ rules it does not know
 
 GRAMMAR_PLUS = '''
-_atom: STRING | ref | NUMBER | SIZE | RATIO | choice | WILDCARD
+_atom: STRING | ref | NUMBER | SIZE | RATIO | choice | alternation | WILDCARD
 choice: "{" phrase ("|" phrase)* "}"
+alternation: "[" phrase ("|" phrase)* "]"
 WILDCARD: /__[a-z]+__/
 '''
+# and a statement, and a word in a known rule
+WIDER = [("use: \"use\" requirement\n", 'use: "use" (requirement | "wildcards" STRING)\n'),
+         ("edit: piece ARROW piece AT NUMBER\n", 'edit: piece ARROW piece AT "step"? NUMBER\n')]
 
 
 @pytest.fixture
 def wider_grammar(tmp_path, monkeypatch):
-    """The grammar with two rules fmt has never seen: choices `{a | b}` and wildcards `__x__`."""
+    """The grammar with rules fmt has never seen: choices `{a | b}`, alternations `[a|b]`,
+    wildcards `__x__`, `use wildcards "dir"`, and `at step 12` in an edit."""
     import promptlang.cst
     from promptlang.resources import grammar_file
 
     text = grammar_file().read_text(encoding="utf-8")
     text = text.replace("_atom: STRING | ref | NUMBER | SIZE | RATIO\n", GRAMMAR_PLUS)
+    for old, new in WIDER:
+        assert old in text
+        text = text.replace(old, new)
     path = tmp_path / "wider.lark"
     path.write_text(text, encoding="utf-8")
     for module in (syntax, promptlang.cst):
@@ -234,6 +242,13 @@ def wider_grammar(tmp_path, monkeypatch):
     yield
     for cached in (syntax.parser, promptlang.cst._lossless_parser, syntax._example_states):
         cached.cache_clear()
+
+
+def test_new_statements_and_words_are_laid_out_too(wider_grammar):
+    source = 'use   wildcards  "./w"  # words\nprompt a {\n style [ van_gogh|dali ], "x" -> "y" at  step 12\n}'
+    out = format_source(source)
+    assert out == ('use wildcards "./w"  # words\nprompt a {\n    style    [van_gogh|dali], "x" -> "y" at step 12\n}\n')
+    assert format_source(out) == out
 
 
 def test_new_rules_are_laid_out_token_by_token(wider_grammar):

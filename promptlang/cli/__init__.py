@@ -25,6 +25,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "compile": ("text:compile_", "Compile a .prompt file to prompt text (compel, a1111, comfyui, midjourney, plain) or JSON."),
     "build": ("text:build", "Compile .prompt files (or folders of them) to every text target: OUT/NAME.TARGET."),
     "tokens": ("text:tokens", "Count CLIP tokens per prompt and per slot (CLIP reads 75 at a time)."),
+    "fmt": ("fmt:fmt", "Format .prompt files in one canonical layout, comments kept (--check, --diff)."),
+    "lsp": ("lsp:lsp", "Run the language server over stdio, for editors (VS Code, Neovim…)."),
     "lock": ("lock:lock", "Write promptlang.lock: each catalog the prompts use, its version, source and sha256."),
     "init": ("project:init", "Write a starter project: promptlang.toml, a catalog and an example prompt."),
     "catalog": ("catalogs:catalog", "List, show, validate, import and export style catalogs."),

@@ -162,7 +162,7 @@ def _load_time(tmp_path, entries: int) -> float:
     path = tmp_path / f"c{entries}.yaml"
     path.write_text(_catalog_text(entries))
     best = float("inf")
-    for _ in range(2):
+    for _ in range(3):  # best of three: a busy machine only ever adds time
         catalog._load_cached.cache_clear()
         start = time.perf_counter()
         catalog.load(path)

@@ -217,14 +217,13 @@ alternation: "[" phrase ("|" phrase)* "]"
 WILDCARD: /__[a-z]+__/
 '''
 # and a statement, and a word in a known rule
-WIDER = [("use: \"use\" requirement\n", 'use: "use" (requirement | "wildcards" STRING)\n'),
-         ("edit: piece ARROW piece AT NUMBER\n", 'edit: piece ARROW piece AT "step"? NUMBER\n')]
+WIDER = [("use: \"use\" requirement\n", 'use: "use" (requirement | "wildcards" STRING)\n')]
 
 
 @pytest.fixture
 def wider_grammar(tmp_path, monkeypatch):
     """The grammar with rules fmt has never seen: choices `{a | b}`, alternations `[a|b]`,
-    wildcards `__x__`, `use wildcards "dir"`, and `at step 12` in an edit."""
+    wildcards `__x__`, `use wildcards "dir"`, (`at step 12` is in the grammar itself now)."""
     import promptlang.cst
     from promptlang.resources import grammar_file
 

@@ -1,11 +1,12 @@
 """Where the pixels are made: the seam between jobs and the machines that run them.
 
 A job cuts its work into tasks (:class:`Images`: one pipeline call of a prompt for some
-seeds; :class:`Frames`: the frames of a walk or grid) and hands them to a backend,
-which yields each task's results as they are done. :class:`Local` runs them in this
-process, loading each model once and keeping it; a cluster or a server is another
-class with the same ``run`` (tasks are plain frozen dataclasses of IR and numbers, so
-they can be sent elsewhere), and no job changes.
+seeds; :class:`Frames`: the frames of a walk or grid; :class:`Encodings`: the
+conditioning ``embed`` writes) and hands them to a backend, which yields each task's
+results as they are done. :class:`Local` runs them in this process, loading each model
+once and keeping it; :class:`promptlang.jobs.ray_engine.Ray` spreads them over Ray
+actors. Tasks are plain frozen dataclasses of IR and numbers, so they can be sent
+elsewhere, and no job changes with the backend.
 """
 from __future__ import annotations
 
@@ -18,7 +19,13 @@ from ..settings import PIXEL_SETTINGS, complete, validate
 
 class Backend(Protocol):
     def run(self, tasks, progress=None) -> Iterator[tuple[object, object]]:
-        """Yield ``(task, result)`` for every task, in order, as each is done."""
+        """Yield ``(task, result)`` for every task as each is done: in the order given
+        (:class:`Local`) or in the order they finish (a cluster), so a job matches results
+        to its tasks by the task yielded, never by position."""
+
+    def model(self, model_id: str):
+        """The model as the backend loads it; a job reads ``.test_model`` (and ``.id``,
+        ``.kind``, ``.native``) from it, nothing else."""
 
 
 def completed(prompt: ir.Prompt, model) -> ir.Prompt:
@@ -98,6 +105,32 @@ class Frames:
                 progress(index + 1, len(self.positions))
 
 
+@dataclass(frozen=True)
+class Encodings:
+    """The conditioning of ``prompts`` on model ``model_id`` (what ``embed`` writes), in one
+    :func:`~promptlang.diffusion.encode.encode` call. Result: a list, in the prompts'
+    order, of ``(completed prompt, segments, starts)``; ``segments`` are dicts of tensors
+    on the CPU, one per segment."""
+
+    model_id: str
+    prompts: tuple
+    cache_dir: str | None = None
+
+    @property
+    def model(self) -> str:
+        return self.model_id
+
+    def execute(self, model, progress=None):
+        from ..diffusion.encode import encode
+
+        prompts = [completed(p, model) for p in self.prompts]
+        out = []
+        for prompt, conditioning in zip(prompts, encode(prompts, model, cache_dir=self.cache_dir)):
+            segments = [{k: v.detach().to("cpu") for k, v in segment.items()} for segment in conditioning.segments]
+            out.append((prompt, segments, list(conditioning.starts)))
+        return out
+
+
 class Local:
     """Runs tasks in this process. Each model is loaded once (per device) and kept, so
     several jobs (``build --render`` over many files) share it; ``models`` may be given
@@ -124,6 +157,9 @@ class Local:
         if not hasattr(model, "native"):  # a pipeline handed over as it is
             model = self.models[model_id] = wrap(model, model_id)
         return model
+
+    def close(self) -> None:
+        """Nothing to stop (a cluster backend stops its workers here); models stay loaded."""
 
     def run(self, tasks, progress=None):
         for task in tasks:

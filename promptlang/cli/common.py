@@ -100,10 +100,8 @@ def backend(engine: str, address=None, workers=None, *, device=None, fast: bool 
         from ..jobs.backend import Local
 
         return Local(device, fast=fast)
-    from importlib.util import find_spec
+    from ..jobs.ray_engine import Ray, available, import_ray
 
-    from ..jobs.ray_engine import Ray, import_ray
-
-    if find_spec("ray") is None:
+    if not available():
         import_ray()  # says how to install it, before anything is planned to run
     return Ray(address, workers=workers, device=device, fast=fast, **({"report": report} if report else {}))

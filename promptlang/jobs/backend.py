@@ -135,19 +135,21 @@ class Local:
     """Runs tasks in this process. Each model is loaded once (per device) and kept, so
     several jobs (``build --render`` over many files) share it; ``models`` may be given
     pipelines already loaded, by model id. ``fast`` applies :mod:`promptlang.diffusion.fast`
-    to the models this backend loads itself, never to one it was handed."""
+    to the models this backend loads itself, never to one it was handed; ``where`` maps a model
+    id to the path it is loaded from, where that differs."""
 
     def __init__(self, device: str | None = None, *, fast: bool = False, models: dict | None = None):
         self.device = device
         self.fast = fast
         self.models = dict(models or {})
+        self.where: dict = {}  # model id -> the path to load it from (a Ray worker runs in another folder)
         self._own: set = set()
 
     def model(self, model_id: str):
         from ..diffusion.models import load, wrap
 
         if model_id not in self.models:
-            self.models[model_id] = load(model_id, self.device)
+            self.models[model_id] = replace(load(self.where.get(model_id, model_id), self.device), id=model_id)
             self._own.add(model_id)
             if self.fast:
                 from ..diffusion.fast import apply

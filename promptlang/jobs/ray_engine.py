@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import types
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from ..errors import PromptError
 from . import Event, ignore
@@ -26,6 +27,16 @@ INSTALL = "pip install 'promptlang-sd[ray]'"
 PER_ACTOR = 2  # tasks handed to an actor at once: one running, one waiting, so it never idles on the driver
 START_TIMEOUT = 300.0  # seconds for the actors to start (a cluster without room for them never does)
 CPUS_PER_WORKER = 4  # without --workers on CPUs: one actor per this many CPUs of the cluster
+
+
+def available() -> bool:
+    """Whether Ray is installed (found, not imported: importing it takes a while)."""
+    from importlib.util import find_spec
+
+    try:
+        return find_spec("ray") is not None
+    except (ImportError, ValueError):  # a module entry of None (blocked), or one without a spec
+        return False
 
 
 def import_ray():
@@ -86,14 +97,18 @@ class Worker:
     def ready(self):
         return "ok", True
 
-    def about(self, model_id: str):
+    def about(self, model_id: str, where: str | None = None):
         try:
+            if where:
+                self.local.where[model_id] = where
             return "ok", _about(self.local.model(model_id))
         except Exception as exc:  # noqa: BLE001 - sent back as words, raised on the driver
             return "error", _failure(exc)
 
-    def run(self, task):
+    def run(self, task, where: str | None = None):
         try:
+            if where:
+                self.local.where[task.model] = where
             model = self.local.model(task.model)
             result = task.execute(model, None)
             if isinstance(result, types.GeneratorType):  # frames: a generator cannot travel, its list can
@@ -210,15 +225,17 @@ class Ray:
         """What the workers loaded for ``model_id`` (loading it on one worker if none has yet)."""
         if model_id not in self.models:
             self.start()
-            self._learn(self._get(self._actors[0].about.remote(model_id), None))
+            self._learn(model_id, self._get(self._actors[0].about.remote(model_id, _where(model_id)), None))
         return self.models[model_id]
 
     def run(self, tasks, progress=None):
         self.start()
         given = list(tasks)  # what the job handed over, yielded back as it is (jobs match results by it)
-        tasks = given
-        if self.address:  # workers on other machines do not share this machine's embeddings cache
-            tasks = [replace(t, cache_dir=None) if getattr(t, "cache_dir", None) else t for t in given]
+        # workers run in another folder (or on other machines): paths go as absolute ones, and
+        # workers elsewhere do not share this machine's embeddings cache
+        tasks = [replace(t, cache_dir=None if self.address else os.path.abspath(t.cache_dir))
+                 if getattr(t, "cache_dir", None) else t for t in given]
+        where = {t.model: _where(t.model) for t in tasks}
         ray = self._ray
         load = [0] * len(self._actors)
         pending: dict = {}  # ref -> (index of the task, actor)
@@ -228,14 +245,14 @@ class Ray:
             while at < total or pending:
                 while at < total and min(load) < PER_ACTOR:
                     k = load.index(min(load))
-                    pending[self._actors[k].run.remote(tasks[at])] = (at, k)
+                    pending[self._actors[k].run.remote(tasks[at], where[tasks[at].model])] = (at, k)
                     load[k] += 1
                     at += 1
                 (ref,), _ = ray.wait(list(pending), num_returns=1)
                 index, k = pending.pop(ref)
                 load[k] -= 1
                 result, about = self._get(ref, tasks[index], worker=k)
-                self._learn(about)
+                self._learn(tasks[index].model, about)
                 done += 1
                 self._progress(progress, done, total)
                 yield given[index], result
@@ -264,9 +281,9 @@ class Ray:
             raise PromptError(f"{who} failed{on}: {message}", hint=hint)
         return value
 
-    def _learn(self, about: About) -> None:
-        if about.id not in self.models:
-            self.models[about.id] = about
+    def _learn(self, model_id: str, about: About) -> None:
+        if model_id not in self.models:
+            self.models[model_id] = about
             self._check_versions(about)
 
     def _check_versions(self, about: About) -> None:
@@ -284,6 +301,14 @@ class Ray:
             self.report(Event("progress", task=f"Ray, {len(self._actors)} workers", done=done, total=total))
         elif progress is not None:
             progress(done, total)
+
+
+def _where(model_id: str) -> str | None:
+    """The absolute path of a model that is a folder or file here (None: a builtin or a hub id)."""
+    from ..diffusion.models import locate
+
+    kind, path = locate(model_id)
+    return str(Path(path).resolve()) if kind in ("folder", "file") else None
 
 
 def _name(task) -> str:

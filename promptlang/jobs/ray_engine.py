@@ -123,8 +123,9 @@ class Ray:
     it; ``auto`` finds one on this machine); None starts a local one for this run (or uses
     the Ray this process already started). ``workers``: actors to start (default: one per
     GPU, or one per four CPUs). ``device``: ``cpu`` keeps the actors off the GPUs. ``report``
-    gets progress (tasks done of all) and a line saying where the work runs; ``progress``
-    given to :meth:`run` is called with the same counts when there is no ``report``.
+    gets progress (images done, of all the workers together) and a line saying where the
+    work runs; ``progress`` given to :meth:`run` is called with the same counts when there is
+    no ``report`` (steps within an image, which a local run reports, stay on the workers).
 
     Use it as a context manager (or call :meth:`close`): the actors stop, and a cluster
     this backend started shuts down."""
@@ -153,17 +154,21 @@ class Ray:
         ray = self._ray = import_ray()
         if not ray.is_initialized():
             self._init(ray)
-        resources = ray.cluster_resources()
-        gpus, cpus = int(resources.get("GPU", 0)), int(resources.get("CPU", 0))
-        if self.device == "cuda" and not gpus:
+        total, free = ray.cluster_resources(), ray.available_resources()
+        gpus, cpus = int(free.get("GPU", 0)), int(free.get("CPU", 0))  # what is free now, not what exists
+        if self.device == "cuda" and not total.get("GPU"):
             raise PromptError("--device cuda: the Ray cluster has no GPUs", hint="leave out --device, or use cpu")
-        on_gpu = gpus > 0 and self.device != "cpu"
-        have = gpus if on_gpu else cpus
+        on_gpu = bool(total.get("GPU")) and self.device != "cpu"
         count = self.workers or (gpus if on_gpu else max(1, cpus // CPUS_PER_WORKER))
-        if count > have:
-            what = "GPUs" if on_gpu else "CPUs"
-            raise PromptError(f"--workers {count}: the Ray cluster has {have} {what}, one per worker",
-                              hint=f"use --workers {max(have, 1)} or fewer")
+        if count < 1:
+            raise PromptError(f"the Ray cluster has no free GPU (of {int(total['GPU'])})",
+                              hint="wait for its other work, or use --device cpu")
+        for what, have, need in (("GPU", gpus, count if on_gpu else 0), ("CPU", cpus, count)):
+            if need > have:  # actors that cannot be placed would wait for ever
+                many = "s need" if count != 1 else " needs"
+                raise PromptError(f"{count} Ray worker{many} {need} {what}{'s' * (need != 1)}, and the cluster has "
+                                  f"{have} free (of {int(total.get(what, 0))})",
+                                  hint=f"use --workers {have}" if have else "wait for the cluster's other work")
         threads = 1 if on_gpu else max(1, cpus // count)
         if os.environ.get("OMP_NUM_THREADS", "").isdigit():  # the caller caps threads: so do the workers
             threads = min(threads, max(1, int(os.environ["OMP_NUM_THREADS"])))
@@ -180,9 +185,9 @@ class Ray:
                               hint="the cluster may lack room for them (see `ray status`)")
         for ref in ready:
             self._get(ref, None)  # an actor that could not start (promptlang missing on a node) says so here
-        where = f"the Ray cluster at {self.address}" if self.address else "a local Ray cluster"
+        where = f"the cluster at {self.address}" if self.address else "a local cluster"
         unit = "1 GPU each" if on_gpu else f"{threads} CPU thread{'s' * (threads != 1)} each"
-        self.report(Event("info", f"rendering on {where}: {count} worker{'s' * (count != 1)}, {unit}"))
+        self.report(Event("info", f"Ray: {where}, {count} worker{'s' * (count != 1)}, {unit}"))
 
     def _init(self, ray) -> None:
         import logging
@@ -229,8 +234,10 @@ class Ray:
         return self.models[model_id]
 
     def run(self, tasks, progress=None):
-        self.start()
         given = list(tasks)  # what the job handed over, yielded back as it is (jobs match results by it)
+        if not given:  # (a resumed run with nothing left to do starts no cluster)
+            return
+        self.start()
         # workers run in another folder (or on other machines): paths go as absolute ones, and
         # workers elsewhere do not share this machine's embeddings cache
         tasks = [replace(t, cache_dir=None if self.address else os.path.abspath(t.cache_dir))
@@ -240,7 +247,8 @@ class Ray:
         load = [0] * len(self._actors)
         pending: dict = {}  # ref -> (index of the task, actor)
         done, at, total = 0, 0, len(tasks)
-        self._progress(progress, 0, total)
+        units = sum(_units(t) for t in tasks)  # images (frames, prompts) done, as the bar counts them
+        self._progress(progress, 0, units)
         try:
             while at < total or pending:
                 while at < total and min(load) < PER_ACTOR:
@@ -253,8 +261,8 @@ class Ray:
                 load[k] -= 1
                 result, about = self._get(ref, tasks[index], worker=k)
                 self._learn(tasks[index].model, about)
-                done += 1
-                self._progress(progress, done, total)
+                done += _units(tasks[index])
+                self._progress(progress, done, units)
                 yield given[index], result
         finally:
             for ref in pending:  # a failed or abandoned run: the queued work is not wanted
@@ -309,6 +317,14 @@ def _where(model_id: str) -> str | None:
 
     kind, path = locate(model_id)
     return str(Path(path).resolve()) if kind in ("folder", "file") else None
+
+
+def _units(task) -> int:
+    """What a task makes, in the units a person counts: images, frames or prompts."""
+    for name in ("seeds", "positions", "prompts"):
+        if hasattr(task, name):
+            return len(getattr(task, name))
+    return 1
 
 
 def _name(task) -> str:

@@ -178,7 +178,8 @@ def test_the_backend_streams_results_and_reports_progress(ray_cluster, tmp_path)
 def test_more_workers_than_the_cluster_holds(ray_cli):
     Path("a.prompt").write_text(SRC, encoding="utf-8")
     code, _, err = ray_cli("render", "a.prompt", "-o", "out", "--engine", "ray", "--workers", "3")
-    assert code == 1 and "3 Ray workers need 3 CPUs, and the cluster has 2 free (of 2)" in err and "Traceback" not in err
+    assert code == 1 and "Traceback" not in err
+    assert "3 Ray workers need 3 CPUs, and the cluster has 2\n" in err
 
 
 def test_ray_options_need_the_ray_engine(tiny_cli, capsys):

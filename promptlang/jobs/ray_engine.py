@@ -26,6 +26,7 @@ from . import Event, ignore
 INSTALL = "pip install 'promptlang-sd[ray]'"
 PER_ACTOR = 2  # tasks handed to an actor at once: one running, one waiting, so it never idles on the driver
 START_TIMEOUT = 300.0  # seconds for the actors to start (a cluster without room for them never does)
+FREE_WAIT = 10.0  # seconds to wait for resources an earlier run's workers are giving back
 CPUS_PER_WORKER = 4  # without --workers on CPUs: one actor per this many CPUs of the cluster
 
 
@@ -154,11 +155,15 @@ class Ray:
         ray = self._ray = import_ray()
         if not ray.is_initialized():
             self._init(ray)
-        total, free = ray.cluster_resources(), ray.available_resources()
-        gpus, cpus = int(free.get("GPU", 0)), int(free.get("CPU", 0))  # what is free now, not what exists
+        total = ray.cluster_resources()
         if self.device == "cuda" and not total.get("GPU"):
             raise PromptError("--device cuda: the Ray cluster has no GPUs", hint="leave out --device, or use cpu")
         on_gpu = bool(total.get("GPU")) and self.device != "cpu"
+        kind = "GPU" if on_gpu else "CPU"
+        wanted = self.workers or (int(total.get("GPU", 0)) if on_gpu
+                                  else max(1, int(total.get("CPU", 0)) // CPUS_PER_WORKER))
+        free = _free(ray, total, {kind: wanted, "CPU": wanted})  # an earlier run's workers may still be stopping
+        gpus, cpus = int(free.get("GPU", 0)), int(free.get("CPU", 0))  # what is free now, not what exists
         count = self.workers or (gpus if on_gpu else max(1, cpus // CPUS_PER_WORKER))
         if count < 1:
             raise PromptError(f"the Ray cluster has no free GPU (of {int(total['GPU'])})",
@@ -166,9 +171,11 @@ class Ray:
         for what, have, need in (("GPU", gpus, count if on_gpu else 0), ("CPU", cpus, count)):
             if need > have:  # actors that cannot be placed would wait for ever
                 many = "s need" if count != 1 else " needs"
-                raise PromptError(f"{count} Ray worker{many} {need} {what}{'s' * (need != 1)}, and the cluster has "
-                                  f"{have} free (of {int(total.get(what, 0))})",
-                                  hint=f"use --workers {have}" if have else "wait for the cluster's other work")
+                whole = int(total.get(what, 0))
+                state = f"has {whole}" if need > whole else f"has {have} free now (of {whole})"
+                raise PromptError(f"{count} Ray worker{many} {need} {what}{'s' * (need != 1)}, and the cluster {state}",
+                                  hint=f"use --workers {whole} or fewer" if need > whole else
+                                  "wait for the cluster's other work, or use fewer --workers")
         threads = 1 if on_gpu else max(1, cpus // count)
         if os.environ.get("OMP_NUM_THREADS", "").isdigit():  # the caller caps threads: so do the workers
             threads = min(threads, max(1, int(os.environ["OMP_NUM_THREADS"])))
@@ -298,7 +305,8 @@ class Ray:
         from ..artifacts.records import versions
 
         here = versions()
-        differ = [f"{name} {there} (here {here.get(name)})" for name, there in about.versions if here.get(name) != there]
+        differ = [f"{name} {there} (here {here.get(name)})" for name, there in about.versions
+                  if here.get(name) != there]
         if differ and not self._warned_versions:
             self._warned_versions = True
             self.report(Event("warning", "the Ray workers run " + ", ".join(differ) + "; the PNGs record this "
@@ -317,6 +325,21 @@ def _where(model_id: str) -> str | None:
 
     kind, path = locate(model_id)
     return str(Path(path).resolve()) if kind in ("folder", "file") else None
+
+
+def _free(ray, total: dict, need: dict, wait: float = FREE_WAIT) -> dict:
+    """The cluster's free resources, once they cover ``need`` or after ``wait`` seconds
+    (actors killed a moment ago give theirs back a little later); at once when the whole
+    cluster (``total``) could not cover it."""
+    import time
+
+    deadline = time.monotonic() + wait
+    while True:
+        free = ray.available_resources()
+        if all(free.get(k, 0) >= n for k, n in need.items()) or time.monotonic() > deadline or \
+                any(total.get(k, 0) < n for k, n in need.items()):
+            return free
+        time.sleep(0.2)
 
 
 def _units(task) -> int:

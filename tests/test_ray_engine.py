@@ -118,6 +118,17 @@ def test_ray_resume_renders_only_what_is_missing(tiny_cli, ray_cli):
     assert code == 1 and "already exists" in err
 
 
+def test_build_render_through_ray(tiny_cli, ray_cli):
+    """`build --render`: the text targets and the renders, the images the same as a local build's."""
+    Path("a.prompt").write_text(SRC.replace("    seed 3\n", ""), encoding="utf-8")  # fox: build's stable seed
+    assert tiny_cli("build", "a.prompt", "-o", "local", "--render", "builtin:tiny", "-q") == 0
+    code, out, err = ray_cli("build", "a.prompt", "-o", "ray", "--render", "builtin:tiny", "--engine", "ray")
+    assert code == 0, err
+    local, ray = pngs(Path("local/renders/a")), pngs(Path("ray/renders/a"))
+    assert len(local) == 5 and local == ray
+    assert Path("ray/a.compel").read_text() == Path("local/a.compel").read_text()
+
+
 def test_an_error_in_a_worker_is_a_clear_message(ray_cli):
     """A model folder that passes the checks on this machine but cannot load on the worker."""
     from promptlang.diffusion.models import save_tiny

@@ -4,6 +4,7 @@ import logging
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -142,6 +143,36 @@ def test_an_error_in_a_worker_is_a_clear_message(ray_cli):
     assert "error: Ray worker 1 failed on prompt `" in err and "cannot load" in err and "broken" in err
     assert "Traceback" not in err and "RayTaskError" not in err
     assert not Path("out").exists()  # nothing written, not even the folder
+
+
+@dataclass(frozen=True)
+class Fails:
+    """A task that raises an everyday exception in the worker, or ends the worker's process."""
+
+    how: str
+    model: str = "builtin:tiny"
+
+    def execute(self, model, progress=None):
+        if self.how == "exit":
+            os._exit(3)  # as the kernel's OOM killer would end it
+        return {}["no such key"]
+
+
+def test_a_worker_that_raises_or_dies(ray_cluster):
+    """Any exception in a worker, and a worker that dies: one line each, naming the worker."""
+    from promptlang.errors import PromptError
+    from promptlang.jobs.ray_engine import Ray
+
+    ray_cluster.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import tests/
+    with Ray(workers=1) as backend:
+        with pytest.raises(PromptError) as raised:
+            list(backend.run([Fails("raise")]))
+        assert str(raised.value) == "error: Ray worker 1 failed: KeyError: 'no such key'"
+        with pytest.raises(PromptError) as raised:
+            list(backend.run([Fails("exit")]))
+        message = str(raised.value)
+        assert message.startswith("error: Ray worker 1 stopped: ") and "out of memory" in message
+        assert "Traceback" not in message and len(message.splitlines()) == 2  # the error and its hint
 
 
 def test_embed_through_ray_writes_the_same_embeddings(tiny_cli, ray_cli):

@@ -282,11 +282,11 @@ class Ray:
         """The value of a worker's answer; its error raised here, as a PromptError."""
         ray = self._ray
         who = f"Ray worker {worker + 1}" if worker is not None else "a Ray worker"
-        on = f" on prompt `{_name(task)}`" if task is not None else ""
+        on = f" on prompt `{_name(task)}`" if _name(task) else ""
         try:
             status, value = ray.get(ref)
-        except ray.exceptions.RayActorError as exc:
-            raise PromptError(f"{who} stopped{on}: {_first_line(exc)}",
+        except ray.exceptions.RayActorError as exc:  # its process died: Ray's first sentence says how
+            raise PromptError(f"{who} stopped{on}: {_first_line(exc).split('. ')[0].rstrip('.')}",
                               hint="a worker that runs out of memory is killed; try fewer --workers, and check that "
                                    "every node has promptlang-sd[render] installed") from None
         except ray.exceptions.RayError as exc:
@@ -350,9 +350,10 @@ def _units(task) -> int:
     return 1
 
 
-def _name(task) -> str:
+def _name(task) -> str | None:
+    """The name of the (first) prompt of a task, if it has one."""
     prompt = getattr(task, "prompt", None) or (getattr(task, "prompts", None) or (None,))[0]
-    return getattr(prompt, "name", "?")
+    return getattr(prompt, "name", None)
 
 
 def _first_line(exc: BaseException) -> str:

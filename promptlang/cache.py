@@ -1,4 +1,5 @@
-"""A small on-disk cache of JSON documents, for work that is the same every run.
+"""A small on-disk cache of JSON documents (and, through :func:`entry_path`, safetensors
+files), for work that is the same every run.
 
 ``$XDG_CACHE_HOME/promptlang`` (``~/.cache/promptlang``; ``$PROMPTLANG_CACHE`` overrides,
 and ``PROMPTLANG_CACHE=off`` turns it off). Each entry is a JSON file named by a key that
@@ -25,11 +26,19 @@ def folder() -> Path | None:
     return Path(base) / "promptlang"
 
 
-def _path(kind: str, key: str) -> Path | None:
+def _path(kind: str, key: str, suffix: str = ".json") -> Path | None:
     root = folder()
     if root is None or not _KEY.fullmatch(kind) or not _KEY.fullmatch(key):
         return None
-    return root / kind / f"{key}.json"
+    return root / kind / f"{key}{suffix}"
+
+
+def entry_path(kind: str, key: str, suffix: str) -> Path | None:
+    """Where an entry that is not JSON (``suffix=".safetensors"``: tensors, never pickle) is
+    kept under ``kind``/``key``, or None when caching is off. The caller reads it with its
+    own bounded, validating reader and writes it atomically; the same rules hold: a bad
+    entry is a miss, a failed write no error."""
+    return _path(kind, key, suffix)
 
 
 def read_json(kind: str, key: str):

@@ -30,10 +30,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "catalog": ("catalogs:catalog", "List, show, validate, import and export style catalogs."),
     "embed": ("render:embed", "Compile prompts to Compel-weighted embeddings (.safetensors)."),
     "render": ("render:render", "Render prompts to PNG images that carry their provenance."),
+    "decompile": ("decompile:decompile", "Turn an A1111, ComfyUI, Compel or Midjourney prompt (or PNG) into a .prompt file."),
     "show": ("show:show", "Print the provenance a promptlang PNG carries."),
     "reproduce": ("show:reproduce", "Render an image again from the provenance in its PNG."),
     "walk": ("walk:walk", "Walk latent space between two prompts, or render a bilinear grid between four."),
     "sheet": ("walk:sheet", "Render prompts across seeds, models or slot values into one labelled grid."),
+    "describe": ("describe:describe", "Rank images against the style catalogs and write candidate .prompt files."),
 }
 
 

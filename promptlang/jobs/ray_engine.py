@@ -121,8 +121,8 @@ class Worker:
 
 class Ray:
     """Runs tasks on Ray actors. ``address``: an existing cluster (``ray start --head`` prints
-    it; ``auto`` finds one on this machine); None starts a local one for this run (or uses
-    the Ray this process already started). ``workers``: actors to start (default: one per
+    it; ``auto`` finds one on this machine; default ``$RAY_ADDRESS``); None starts a local one
+    for this run (or uses the Ray this process already started). ``workers``: actors to start (default: one per
     GPU, or one per four CPUs). ``device``: ``cpu`` keeps the actors off the GPUs. ``report``
     gets progress (images done, of all the workers together) and a line saying where the
     work runs; ``progress`` given to :meth:`run` is called with the same counts when there is
@@ -135,7 +135,7 @@ class Ray:
                  fast: bool = False, report=ignore):
         if workers is not None and workers < 1:
             raise PromptError("--workers must be at least 1")
-        self.address = address
+        self.address = address or os.environ.get("RAY_ADDRESS") or None  # ray.init() would follow it too
         self.workers = workers
         self.device = device
         self.fast = fast

@@ -16,7 +16,9 @@ locally (the whole job: render, send back, write; negative when the driver's PNG
 overlaps the worker's next render, which the local engine does one after the other);
 (b) the bare cost of the trip: an empty task (no render; it hands back an image of the
 same size) through the same backend machinery, one at a time (latency) and N at once
-(throughput), against the same task run locally. It also checks that every engine wrote
+(throughput), against the same task run locally. (c) 8 tasks that only wait 0.25 s (no
+CPU) through each engine: whether the work really runs side by side, which a machine whose
+cores are busy with other work cannot show with images. It also checks that every engine wrote
 the same bytes (pixels and provenance).
 
     python bench/ray_speed.py [--images 24] [--size 128] [--steps 8] [--repeats 3]
@@ -61,6 +63,19 @@ class Empty:
         from PIL import Image
 
         return None, [Image.frombytes("RGB", (self.size, self.size), os.urandom(self.size * self.size * 3))]
+
+
+@dataclass(frozen=True)
+class Nap:
+    """A task that waits ``seconds`` without using a CPU: how many run at once, whatever the load."""
+
+    seconds: float
+    index: int
+    model: str = "builtin:tiny"
+
+    def execute(self, model, progress=None):
+        time.sleep(self.seconds)
+        return os.getpid()
 
 
 def trip(backend, size: int, count: int, one_by_one: bool) -> float:
@@ -130,6 +145,11 @@ def main(argv=None) -> int:
     for r in range(args.repeats):  # engines take turns, so load on a shared machine hits each alike
         for name, backend in backends.items():
             times[name].append(render(backend, text, work / f"{name}-{r}".replace(" ", "").replace(",", "-")))
+    naps = {}
+    for name, backend in backends.items():
+        start = time.perf_counter()
+        pids = {pid for _, pid in backend.run([Nap(0.25, i) for i in range(8)])}
+        naps[name] = (time.perf_counter() - start, len(pids))
     trips = {}
     for name in ("local", "ray, 1 worker"):
         for one_by_one in (True, False):
@@ -160,6 +180,9 @@ def main(argv=None) -> int:
         print(f"(b) the trip alone, {what}: {trips['ray, 1 worker', one_by_one] * 1000:.1f} ms through Ray, "
               f"{trips['local', one_by_one] * 1000:.2f} ms locally: {bare * 1000:+.1f} ms an image "
               f"({bare / per_local * 100:.1f} % of a local image)")
+
+    print("(c) 8 tasks that wait 0.25 s each without a CPU (is the work spread?): " + "; ".join(
+        f"{name} {t:.2f} s in {n} process{'es' * (n != 1)}" for name, (t, n) in naps.items()))
 
     first = sorted((work / "local-0").glob("*.png"))
     same = all((work / folder / p.name).read_bytes() == p.read_bytes() for p in first

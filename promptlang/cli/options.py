@@ -206,7 +206,7 @@ fast = click.option("--fast", is_flag=True,
 WORKERS = click.IntRange(1, 1024)
 engines = apply(
     click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
-                 help="where images are made: in this process, or spread over Ray workers (one model loaded per "
+                 help="where the work runs: in this process, or spread over Ray workers (one model loaded per "
                       "worker; needs promptlang-sd[ray])"),
     click.option("--address", metavar="ADDR",
                  help="with --engine ray: the Ray cluster to use (what `ray start --head` prints, or auto); "

@@ -86,3 +86,22 @@ def quiet_libraries() -> None:
     diffusers' dtype notes) out of it unless they ask for it with these variables."""
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
+
+
+def backend(engine: str, address=None, workers=None, *, device=None, fast: bool = False, report=None):
+    """The backend the ``--engine`` options ask for: ``Local`` or the Ray engine (which imports
+    Ray only now). ``--address`` and ``--workers`` belong to the Ray engine alone."""
+    import click
+
+    if engine != "ray":
+        for flag, value in (("--address", address), ("--workers", workers)):
+            if value is not None:
+                raise click.UsageError(f"{flag} needs --engine ray")
+        from ..jobs.backend import Local
+
+        return Local(device, fast=fast)
+    from ..jobs.ray_engine import Ray, available, import_ray
+
+    if not available():
+        import_ray()  # says how to install it, before anything is planned to run
+    return Ray(address, workers=workers, device=device, fast=fast, **({"report": report} if report else {}))

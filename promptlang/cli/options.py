@@ -201,3 +201,17 @@ batch = click.option("--batch", type=BATCH, default=1, metavar="N",
 fast = click.option("--fast", is_flag=True,
                     help="SDPA attention, fused QKV, channels-last and (on CUDA) torch.compile of the UNet; "
                          "the first image pays the compile time")
+
+# ------------------------------------------------------------------ where the work runs
+
+WORKERS = click.IntRange(1, 1024)
+engines = apply(
+    click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+                 help="where the work runs: in this process, or spread over Ray workers (one model loaded per "
+                      "worker; needs promptlang-sd[ray])"),
+    click.option("--address", metavar="ADDR",
+                 help="with --engine ray: the Ray cluster to use (what `ray start --head` prints, or auto); "
+                      "default: start a local one for this run"),
+    click.option("--workers", type=WORKERS, metavar="N",
+                 help="with --engine ray: workers to start (default: one per GPU, else one per 4 CPUs)"),
+)

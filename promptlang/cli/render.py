@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from . import Command, options
-from .common import cache_dir, compile_and_warn, default_out, quiet_libraries, selected
+from .common import backend, cache_dir, compile_and_warn, default_out, quiet_libraries, selected
 from .report import Reporter
 
 
@@ -16,18 +16,24 @@ from .report import Reporter
              required=True)
 @options.overwrite
 @options.device
+@options.engines
 @options.no_cache
 @options.catalogs
-def embed(file, prompt, model, out, overwrite, device, no_cache, catalogs) -> int:
+def embed(file, prompt, model, out, overwrite, device, engine, address, workers, no_cache, catalogs) -> int:
     """Compile prompts to Compel-weighted embeddings (.safetensors)."""
     quiet_libraries()
     from ..jobs import embed as job
-    from ..jobs.backend import Local
 
+    report = Reporter()
+    runner = backend(engine, address, workers, device=device, report=report)
     result = compile_and_warn(file, catalogs)
     the_plan = job.plan(result, selected(result, prompt), out, one_file=bool(prompt), model=model,
                         overwrite=overwrite, cache_dir=cache_dir(no_cache))
-    job.run(the_plan, backend=Local(device), report=Reporter())
+    try:
+        job.run(the_plan, backend=runner, report=report)
+    finally:
+        runner.close()
+        report.close()
     return 0
 
 
@@ -43,6 +49,7 @@ def embed(file, prompt, model, out, overwrite, device, no_cache, catalogs) -> in
 @options.scheduler
 @options.image_size
 @options.device
+@options.engines
 @options.batch
 @options.overwrite
 @options.resume
@@ -50,24 +57,25 @@ def embed(file, prompt, model, out, overwrite, device, no_cache, catalogs) -> in
 @options.no_cache
 @options.quiet
 @options.catalogs
-def render(file, prompt, model, out, images, seed, steps, guidance, scheduler, image_size, device, batch,
-           overwrite, resume, fast, no_cache, quiet, catalogs) -> int:
+def render(file, prompt, model, out, images, seed, steps, guidance, scheduler, image_size, device, engine, address,
+           workers, batch, overwrite, resume, fast, no_cache, quiet, catalogs) -> int:
     """Render prompts to PNG images that carry their provenance (never over an existing PNG
     without --overwrite; after an interrupted run, --resume renders only what is missing)."""
     quiet_libraries()
     from ..jobs import render as job
-    from ..jobs.backend import Local
 
+    report = Reporter(quiet=quiet)
+    runner = backend(engine, address, workers, device=device, fast=fast, report=report)
     result = compile_and_warn(file, catalogs)
     out = default_out(file, out, "renders")
     width, height = image_size or (None, None)
     the_plan = job.plan(selected(result, prompt), out, source=job.Source.of(result), overwrite=overwrite,
                         resume=resume, batch=batch, cache_dir=cache_dir(no_cache), fast=fast, model=model, images=images,
                         seed=seed, steps=steps, guidance=guidance, scheduler=scheduler, width=width, height=height)
-    report = Reporter(quiet=quiet)
     try:
-        written = job.run(the_plan, backend=Local(device, fast=fast), report=report)
+        written = job.run(the_plan, backend=runner, report=report)
     finally:
+        runner.close()
         report.close()
     kept = f" ({len(the_plan.done)} already there, kept)" if the_plan.done else ""
     print(f"rendered {len(written)} image{'s' * (len(written) != 1)} into {out}/{kept}")

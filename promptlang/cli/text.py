@@ -165,13 +165,15 @@ def prompt_files(paths) -> list[Path]:
                    "renders noise on any machine)")
 @options.steps
 @options.image_size
+@options.engines
 @click.option("--warnings", "list_warnings", is_flag=True,
               help="list every target warning (what a target cannot say), not just how many there are")
 @options.overwrite
 @options.resume
 @options.quiet
 @options.catalogs
-def build(paths, out, targets, render, steps, image_size, list_warnings, overwrite, resume, quiet, catalogs) -> int:
+def build(paths, out, targets, render, steps, image_size, engine, address, workers, list_warnings, overwrite, resume,
+          quiet, catalogs) -> int:
     """Compile every .prompt file (or every one in a folder) to every text target, one file per
     target: OUT/NAME.TARGET. Existing outputs are refused unless --overwrite is given; all of
     them are checked before anything is written (--resume keeps outputs that are already what
@@ -185,6 +187,10 @@ def build(paths, out, targets, render, steps, image_size, list_warnings, overwri
 
         quiet_libraries()
     report = Reporter(quiet=quiet)
+    from .common import backend as make_backend
+
+    # with --render: one backend, so each model is loaded once (per worker) for all the files
+    backend = make_backend(engine, address, workers, report=report)
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise PromptError(f"--out {out} is a file, not a folder")
@@ -209,7 +215,6 @@ def build(paths, out, targets, render, steps, image_size, list_warnings, overwri
 
     check_free(planned, overwrite, resumable=bool(render))
     out.mkdir(parents=True, exist_ok=True)
-    backend = None  # with --render: one backend, so each model is loaded once for all the files
     lost: dict[str, int] = {}  # target -> warnings not listed
     for path, result, texts, renders in built:
         report.warnings(result.warnings)
@@ -222,10 +227,9 @@ def build(paths, out, targets, render, steps, image_size, list_warnings, overwri
         report(Event("info", f"{path}: {len(result.prompts)} prompts -> {out}/{path.stem}.{{{','.join(targets)}}}"))
         if renders:
             from ..jobs import render as job
-            from ..jobs.backend import Local
 
-            backend = backend or Local()
             job.run(renders, backend=backend, report=report)
+    backend.close()  # (after an error, Ray stops its workers itself when this process exits)
     report.close()
     report(Event("info", f"built {len(built)} of {len(files)} files into {out}/"))
     if lost:

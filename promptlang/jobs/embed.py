@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..errors import PromptError
 from . import Event, ignore
-from .backend import Local, completed
+from .backend import Encodings, Local
 from .common import check_free, check_models, folder, notes, out_file
 
 
@@ -60,30 +60,26 @@ def plan(compiled, prompts, out, *, one_file: bool, model=None, overwrite: bool 
 
 
 def run(the_plan: Plan, *, backend=None, report=ignore) -> list[Path]:
+    """Encode each model's prompts as one task (in file order) through ``backend`` and
+    write a file per prompt, atomically, as its task is done."""
     from .. import __version__
     from ..artifacts import embeddings
-    from ..diffusion.adapters import applied
-    from ..diffusion.encode import encode
     from ..targets import compel
 
     backend = backend or Local()
-    written = []
-    for model_id in dict.fromkeys(the_plan.models.values()):  # one model at a time, in file order
+    tasks, paths = [], {}  # paths: id(task) -> the files of its prompts
+    for model_id in dict.fromkeys(the_plan.models.values()):  # one task per model, in file order
         group = [(p, path) for p, path in zip(the_plan.prompts, the_plan.paths) if the_plan.models[p.name] == model_id]
-        notes([model_id], report)
-        model = backend.model(model_id)
-        prompts = [completed(p, model) for p, _ in group]
-        # prompts that load LoRAs or embeddings are encoded on their own view of the model
-        plain = [i for i, p in enumerate(prompts) if not p.adapters]
-        done = dict(zip(plain, encode([prompts[i] for i in plain], model, cache_dir=the_plan.cache_dir)))
-        for i, p in enumerate(prompts):
-            if p.adapters:
-                done[i] = encode(p, applied(model, p.adapters), cache_dir=the_plan.cache_dir)
-        for (prompt, path), conditioning in zip(group, (done[i] for i in range(len(prompts)))):
-            tensors, meta = embeddings.pack(conditioning.segments, conditioning.starts)
+        tasks.append(Encodings(model_id, tuple(p for p, _ in group), the_plan.cache_dir))
+        paths[id(tasks[-1])] = [path for _, path in group]
+    notes(the_plan.models.values(), report)
+    written = []
+    for task, results in backend.run(tasks):
+        for path, (prompt, segments, starts) in zip(paths[id(task)], results):
+            tensors, meta = embeddings.pack(segments, starts)
             if any(s.step is not None for s in prompt.segments):  # `at step K`: the fraction is only shown
                 meta["stage_steps"] = json.dumps([s.step for s in prompt.segments[1:]])
-            meta.update({"promptlang_version": __version__, "model": model_id, "prompt": prompt.name,
+            meta.update({"promptlang_version": __version__, "model": task.model_id, "prompt": prompt.name,
                          "compel": compel.emit(prompt), "source_sha256": the_plan.digest,
                          "source": the_plan.source_path})
             embeddings.save(path, tensors, meta)

@@ -61,10 +61,28 @@ class Segment:
 
 
 @dataclass(frozen=True, slots=True)
+class Origin:
+    """How expansion made a prompt from one with choices (:mod:`promptlang.choices`): the
+    prompt it came from, its number there (1-based), ``combinatorial`` or ``random`` and the
+    seed that drew it, and its picks: (choice, option) pairs in the order the choices stand
+    (a wildcard's choice is ``__name__``; a `{…}` its line:column)."""
+
+    prompt: str
+    index: int
+    mode: str
+    seed: int | None
+    choices: tuple[tuple[str, str], ...]
+
+    def to_json(self) -> dict:
+        return {"prompt": self.prompt, "index": self.index, "mode": self.mode, "seed": self.seed}
+
+
+@dataclass(frozen=True, slots=True)
 class Prompt:
     """A resolved prompt: one schedule of segments, in order of ``start`` (the first at 0),
     and its settings as stated (``None``: not stated; see :func:`promptlang.settings.complete`).
-    ``origin`` will record how expansion picked this prompt (empty for now)."""
+    ``origin`` records how expansion picked this prompt (an :class:`Origin`; ``()`` when the
+    prompt has no choices)."""
 
     name: str
     segments: tuple[Segment, ...]
@@ -163,6 +181,9 @@ def to_json(prompt: Prompt) -> dict:
     }
     if len(prompt.segments) > 1 or isinstance(first.positive, Blend):
         out["segments"] = [_segment_json(s) for s in prompt.segments]
+    if prompt.origin:
+        out["choices"] = [{"choice": c, "value": v} for c, v in prompt.origin.choices]
+        out["expansion"] = prompt.origin.to_json()
     s = prompt.settings
     out["settings"] = {name: (_aspect(value) if name == "aspect" else value)
                        for name in Settings.__slots__ if (value := getattr(s, name)) is not None}
@@ -202,7 +223,13 @@ def from_json(data: dict) -> Prompt:
         segments = (Segment(0.0, positive(data), frags(data["negative"])),)
         segments += tuple(Segment(float(s["at"]), positive(s), frags(s["negative"])) for s in data.get("stages") or ())
     stated = data["settings"] if version >= 2 and "settings" in data else data["params"]
-    return Prompt(str(data["name"]), segments, _settings(stated))
+    origin = ()
+    if isinstance(data.get("expansion"), dict):
+        e = data["expansion"]
+        origin = Origin(str(e.get("prompt", data["name"])), int(e.get("index", 0)), str(e.get("mode", "")),
+                        None if e.get("seed") is None else int(e["seed"]),
+                        tuple((str(c["choice"]), str(c["value"])) for c in data.get("choices") or ()))
+    return Prompt(str(data["name"]), segments, _settings(stated), origin)
 
 
 def _settings(d: dict) -> Settings:

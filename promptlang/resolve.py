@@ -39,11 +39,11 @@ class Scope:
             entry = cat.get(section, ref.name)
             if entry is None:
                 raise self._unknown(section, ref, cat.entries.get(section, {}).keys())
-            return entry
+            return entry if ref.text is None else replace(entry, text=ref.text)
         for cat in reversed(self.catalogs):
             entry = cat.get(section, ref.name)
             if entry is not None:
-                return entry
+                return entry if ref.text is None else replace(entry, text=ref.text)
         raise self._unknown(section, ref, {k for c in self.catalogs for k in c.entries.get(section, {})})
 
     def _unknown(self, section: str, ref: ast.Ref, keys) -> PromptError:
@@ -71,6 +71,9 @@ def load_scope(file: ast.File, search_dirs=()) -> Scope:
     base = Path(file.path).parent if named else Path.cwd()
     root, where = confinement(base, Path(file.path).name if named else None)
     for use in file.uses:
+        if use.wildcards:
+            scope.catalogs.append(_wildcard_folder(use, base, root, where, file.source))
+            continue
         if use.is_path:
             path = catalog.confined(base, use.target, what="catalog path", span=use.span, source=file.source,
                                     folder=where, root=root)
@@ -89,6 +92,28 @@ def load_scope(file: ast.File, search_dirs=()) -> Scope:
             _check_version(seen[str(path.resolve())], use.constraints, file.source)
     _check_project(scope, base)
     return scope
+
+
+def _wildcard_folder(use: ast.Use, base: Path, root: Path, where: str, source: str):
+    """``use wildcards "./folder"``: the folder's wildcards as a catalog that has only wildcards,
+    named after the folder (``wildcards.__animals__`` names one explicitly)."""
+    from .interop.common import identifier
+    from .interop.wildcards import load
+
+    path = catalog.confined(base, use.target, what="wildcard path", span=use.span, source=source,
+                            folder=where, root=root)
+    if not path.exists():
+        raise PromptError(f"wildcard folder not found: {use.target} (looked for {_display(path)})", use.span,
+                          source=source)
+    try:
+        wildcards = load(path)
+    except PromptError as exc:
+        raise PromptError(exc.message, use.span, source=source, hint=exc.hint) from None
+    if not wildcards:
+        raise PromptError(f"{use.target}: no wildcard files (.txt, .yaml, .json) in it", use.span, source=source)
+    name = identifier(path.stem if path.is_file() else path.name, fallback="wildcards")
+    return catalog.Catalog(name, "0", f"dynamicprompts wildcards from {use.target}", str(path), "", (),
+                           {section: {} for section in catalog.SECTIONS}, "", wildcards)
 
 
 def _check_project(scope: Scope, base: Path) -> None:
@@ -178,21 +203,75 @@ class _Merged:
     params: dict
 
 
-def resolve(file: ast.File, scope: Scope) -> tuple[list[ir.Prompt], list[Warning_]]:
-    """Every prompt of the file, in file order, as IR; plus warnings."""
+def resolve(file: ast.File, scope: Scope, variation=None, only: str | None = None
+            ) -> tuple[list[ir.Prompt], list[Warning_]]:
+    """Every prompt of the file, in file order, as IR; plus warnings. A prompt with choices
+    becomes the prompts it expands to (``NAME.1``, ``NAME.2`` …, see :mod:`promptlang.choices`),
+    as ``variation`` says (every combination by default, at most ``--max``); ``only``: just
+    the prompt of that name (or ``NAME.k``, one expanded prompt)."""
     try:
-        return _resolve(file, scope)
+        total, prompts, warnings = stream(file, scope, variation, only)
+        return list(prompts), warnings
     except PromptError as exc:
-        for err in {id(e): e for e in (exc, *exc.errors)}.values():
-            if err.source is None and err.span is not None and err.span.file == file.path:
-                err.source = file.source
+        _attach(exc, file)
         raise
 
 
-def _resolve(file: ast.File, scope: Scope):
+def _attach(exc: PromptError, file: ast.File) -> None:
+    for err in {id(e): e for e in (exc, *exc.errors)}.values():
+        if err.source is None and err.span is not None and err.span.file == file.path:
+            err.source = file.source
+
+
+def stream(file: ast.File, scope: Scope, variation=None, only: str | None = None):
+    """(number of prompts, a lazy iterator of them, the warnings list it fills as it goes).
+
+    Every check is made and every prompt's combinations are counted before this returns;
+    past ``variation.max`` an error gives the count. Then the prompts are built one at a time
+    (listing a billion combinations keeps memory flat). Prompts without choices are built
+    here already, so that every independent error of the file is reported together."""
+    from .choices import Variation
+
+    variation = variation or Variation()
+    try:
+        plan, warnings = _plan(file, scope, variation, only)
+    except PromptError as exc:
+        _attach(exc, file)
+        raise
+    total = sum(count for _, count, _ in plan)
+    if total > variation.max:
+        counts = ", ".join(f"`{decl.name}` {count:,}" for decl, count, _ in plan if count > 1)
+        raise PromptError(f"{file.path}: the choices expand to {total:,} prompts, more than --max {variation.max:,} "
+                          f"({counts})", hint=f"pass --max {total} to allow them all, --random N to draw N, or "
+                                              "--prompt NAME.k for one of them")
+    seen: set = set()
+
+    def prompts():
+        for decl, count, made in plan:
+            try:
+                for prompt in made:
+                    fresh = [w for w in prompt[1] if (w.message, w.span) not in seen]
+                    for w in fresh:
+                        seen.add((w.message, w.span))
+                        if w.source is None:
+                            object.__setattr__(w, "source", file.source)
+                    warnings.extend(fresh)
+                    yield prompt[0]
+            except PromptError as exc:
+                _attach(exc, file)
+                raise
+
+    return total, prompts(), warnings
+
+
+def _plan(file: ast.File, scope: Scope, variation, only: str | None):
     """Every independent error is collected: duplicate names, each block's settings and
     catalog names (both sides of every edit, whichever side a prompt uses), each prompt's
-    `extends`; then each prompt is built, and what fails there is added."""
+    `extends`; then each prompt is built, and what fails there is added.
+
+    -> ([(decl, count, iterator of (ir.Prompt, warnings))], warnings)."""
+    from . import choices
+
     decls: dict[str, ast.PromptDecl] = {}
     errors: list[PromptError] = []
     for decl in file.prompts:
@@ -205,17 +284,35 @@ def _resolve(file: ast.File, scope: Scope):
         errors.extend(_collect(_check_block, block))
         errors.extend(_check_names(block, scope))
     warnings: list[Warning_] = []
-    prompts = []
+    plan = []
     cycles = set()
+    wanted, index = only, None
+    if only is not None and only not in decls and "." in only:
+        base, _, number = only.rpartition(".")
+        if base in decls and number.isdigit() and int(number) >= 1:
+            wanted, index = base, int(number)
+    if wanted is not None and wanted not in decls:
+        names = list(decls)
+        raise PromptError(f"no prompt named `{only}` in {file.path}{suggest(only, names)}",
+                          hint="prompts in this file: " + (", ".join(names) or "none")
+                          + " (an expanded prompt is named NAME.k)")
     for decl in file.prompts:
         cycle = _cycle(decl, decls)
         if cycle is not None:
             if cycle in cycles:  # said once, for the first prompt that runs into it
                 continue
             cycles.add(cycle)
+        if wanted is not None and decl.name != wanted:
+            continue
         try:
             merged = _merge(decl, decls, file.defaults)
-            prompts.append(_build(decl, merged, scope, warnings))
+            if not choices.slot_has_choices(merged.slots, scope):
+                if index not in (None, 1):
+                    raise PromptError(f"prompt `{decl.name}` has no choices: it is one prompt, not {only}",
+                                      decl.span)
+                plan.append((decl, 1, iter([(_build(decl, merged, scope, warnings), [])])))
+                continue
+            plan.append(_expansions(decl, merged, scope, file.source, variation, index))
         except PromptError as exc:
             errors.append(exc)
     if errors:
@@ -223,7 +320,42 @@ def _resolve(file: ast.File, scope: Scope):
         raise PromptError.several(sorted(here, key=lambda e: e.span.start) + [e for e in errors if e not in here])
     for w in warnings:
         object.__setattr__(w, "source", file.source) if w.source is None else None
-    return prompts, warnings
+    return plan, warnings
+
+
+def _expansions(decl: ast.PromptDecl, merged: _Merged, scope: Scope, source: str, variation, index):
+    """(decl, count, lazy (ir.Prompt, warnings) of each expanded prompt); ``index``: only that one."""
+    from itertools import islice
+
+    from . import choices
+
+    expansion = choices.Expansion(merged.slots, scope, source)
+    if variation.mode == "random":
+        seed = variation.seed if variation.seed is not None else (
+            merged.params["seed"].value if "seed" in merged.params else 0)
+        numbers = range(1, (variation.count or 1) + 1)
+        if index is not None:
+            numbers = [index]  # the k-th draw depends on (seed, name, k) alone
+        made = ((k, *expansion.sample(choices.seeded(seed, decl.name, k))) for k in numbers)
+        count = len(numbers)
+    else:
+        seed = None
+        count = expansion.count()
+        made = ((k, slots, picks) for k, (slots, picks) in enumerate(expansion.combinations(), 1))
+        if index is not None:
+            if index > count:
+                raise PromptError(f"prompt `{decl.name}` expands to {count:,} prompts; there is no "
+                                  f"`{decl.name}.{index}`", decl.span)
+            made, count = islice(made, index - 1, index), 1
+
+    def built():
+        for k, slots, picks in made:
+            found: list[Warning_] = []
+            prompt = _build(decl, _Merged(slots, merged.params), scope, found)
+            origin = ir.Origin(decl.name, k, variation.mode, seed, picks)
+            yield replace(prompt, name=f"{decl.name}.{k}", origin=origin), found
+
+    return decl, count, built()
 
 
 def _cycle(decl: ast.PromptDecl, decls: dict) -> frozenset | None:
@@ -247,16 +379,28 @@ def _check_names(block: ast.Block, scope: Scope) -> list[PromptError]:
     """An error for each catalog name in the block that is not found, on both sides of an edit
     (`at 0` or `at 1` leaves one side unused, but `tokens` and a later change read it)."""
     errors = []
+
+    def check(slot, piece):
+        if isinstance(piece, ast.Edit):
+            check(slot, piece.before)
+            check(slot, piece.after)
+        elif isinstance(piece, ast.Choice):
+            for option in piece.options:
+                for p in option.pieces:
+                    check(slot, p)
+        elif isinstance(piece, ast.Alternate):
+            for p in piece.options:
+                check(slot, p)
+        elif isinstance(piece, ast.Ref):
+            if slot.name == "subject":
+                errors.append(_subject_ref(piece))
+            else:
+                errors.extend(_collect(scope.lookup, slot.name, piece))
+
     for slot in block.slots:
         for phrase in slot.phrases:
             for piece in phrase.pieces:
-                for item in (piece.before, piece.after) if isinstance(piece, ast.Edit) else (piece,):
-                    if not isinstance(item, ast.Ref):
-                        continue
-                    if slot.name == "subject":
-                        errors.append(_subject_ref(item))
-                    else:
-                        errors.extend(_collect(scope.lookup, slot.name, item))
+                check(slot, piece)
     return errors
 
 
@@ -474,6 +618,9 @@ def _build_plain(decl: ast.PromptDecl, merged: _Merged, scope: Scope, warnings: 
             for text in _render(entry, scope)[0]:
                 negative.extend(_split_text(text, entry.weight * item.weight, item.span, first_join=", "))
     negative.extend(f for f, _ in negative_terms)
+    negative.extend(ir.Fragment(piece.negative, 1.0, ", ", piece.span)  # a picked wildcard value's own
+                    for slot in slots.values() for phrase in slot.phrases for piece in phrase.pieces
+                    if isinstance(piece, ast.Literal) and piece.negative)
     negative = _dedupe_terms(negative, decl, warnings)
     positive = ir.merged(positive)
     if positive:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from . import Command, options
-from .common import cache_dir, compile_and_warn, default_out, quiet_libraries, selected
+from .common import cache_dir, compile_and_warn, default_out, quiet_libraries, selected, variation
 from .report import Reporter
 
 
@@ -17,15 +17,17 @@ from .report import Reporter
 @options.overwrite
 @options.device
 @options.no_cache
+@options.variation()
 @options.catalogs
-def embed(file, prompt, model, out, overwrite, device, no_cache, catalogs) -> int:
+def embed(file, prompt, model, out, overwrite, device, no_cache, combinatorial, random_n, max_n, seed, catalogs) -> int:
     """Compile prompts to Compel-weighted embeddings (.safetensors)."""
     quiet_libraries()
     from ..jobs import embed as job
     from ..jobs.backend import Local
 
-    result = compile_and_warn(file, catalogs)
-    the_plan = job.plan(result, selected(result, prompt), out, one_file=bool(prompt), model=model,
+    result = compile_and_warn(file, catalogs, variation(combinatorial, random_n, seed, max_n), prompt)
+    chosen = selected(result, prompt)
+    the_plan = job.plan(result, chosen, out, one_file=bool(prompt) and len(chosen) == 1, model=model,
                         overwrite=overwrite, cache_dir=cache_dir(no_cache))
     job.run(the_plan, backend=Local(device), report=Reporter())
     return 0
@@ -49,16 +51,17 @@ def embed(file, prompt, model, out, overwrite, device, no_cache, catalogs) -> in
 @options.fast
 @options.no_cache
 @options.quiet
+@options.variation(seed=False)
 @options.catalogs
 def render(file, prompt, model, out, images, seed, steps, guidance, scheduler, image_size, device, batch,
-           overwrite, resume, fast, no_cache, quiet, catalogs) -> int:
+           overwrite, resume, fast, no_cache, quiet, combinatorial, random_n, max_n, catalogs) -> int:
     """Render prompts to PNG images that carry their provenance (never over an existing PNG
     without --overwrite; after an interrupted run, --resume renders only what is missing)."""
     quiet_libraries()
     from ..jobs import render as job
     from ..jobs.backend import Local
 
-    result = compile_and_warn(file, catalogs)
+    result = compile_and_warn(file, catalogs, variation(combinatorial, random_n, seed, max_n), prompt)
     out = default_out(file, out, "renders")
     width, height = image_size or (None, None)
     the_plan = job.plan(selected(result, prompt), out, source=job.Source.of(result), overwrite=overwrite,

@@ -12,7 +12,7 @@ from ..errors import PromptError
 from ..jobs import Event
 from ..targets import NAMES
 from . import Command, options
-from .common import compile_path, selected, write_atomic
+from .common import compile_path, selected, variation, write_atomic
 from .report import Reporter
 
 
@@ -97,7 +97,7 @@ def render_text(result, target: str, name: str | None) -> tuple[str, list]:
     blocks = []
     for prompt in prompts:
         text = emit(target, prompt, warnings)
-        blocks.append(text if name or len(result.prompts) == 1 else f"# {prompt.name}\n{text}")
+        blocks.append(text if len(prompts) == 1 else f"# {prompt.name}\n{text}")
     return "\n\n".join(blocks) + "\n", warnings
 
 
@@ -114,8 +114,9 @@ def _same_file(a, b) -> bool:
 @click.option("-t", "--target", type=click.Choice(NAMES), default="compel", show_default=True, help="output syntax")
 @options.out("FILE", "write to FILE (atomically) instead of standard output")
 @options.overwrite
+@options.variation()
 @options.catalogs
-def compile_(file, prompt, target, out, overwrite, catalogs) -> int:
+def compile_(file, prompt, target, out, overwrite, combinatorial, random_n, max_n, seed, catalogs) -> int:
     """Compile a .prompt file to prompt text (compel, a1111, midjourney, plain) or JSON."""
     if out is not None:
         if Path(out).exists() and _same_file(out, file):
@@ -126,7 +127,7 @@ def compile_(file, prompt, target, out, overwrite, catalogs) -> int:
             check_free([out], overwrite)
     from .common import print_warnings
 
-    result = compile_path(file, catalogs)
+    result = compile_path(file, catalogs, variation(combinatorial, random_n, seed, max_n), prompt)
     text, warnings = render_text(result, target, prompt)
     print_warnings(result.warnings)
     print_warnings(warnings)
@@ -170,8 +171,10 @@ def prompt_files(paths) -> list[Path]:
 @options.overwrite
 @options.resume
 @options.quiet
+@options.variation()
 @options.catalogs
-def build(paths, out, targets, render, steps, image_size, list_warnings, overwrite, resume, quiet, catalogs) -> int:
+def build(paths, out, targets, render, steps, image_size, list_warnings, overwrite, resume, quiet, combinatorial,
+          random_n, max_n, seed, catalogs) -> int:
     """Compile every .prompt file (or every one in a folder) to every text target, one file per
     target: OUT/NAME.TARGET. Existing outputs are refused unless --overwrite is given; all of
     them are checked before anything is written (--resume keeps outputs that are already what
@@ -193,7 +196,7 @@ def build(paths, out, targets, render, steps, image_size, list_warnings, overwri
     planned: list[Path] = []
     for path in files:  # everything compiled and checked before anything is written
         try:
-            result = compile_path(path, catalogs)
+            result = compile_path(path, catalogs, variation(combinatorial, random_n, seed, max_n))
             texts = {t: render_text(result, t, None) for t in targets}
             renders = _render_plan(result, render, steps, image_size, out / "renders" / path.stem, resume)
         except PromptError as exc:

@@ -88,6 +88,8 @@ def warn(warnings, prompt, message: str) -> None:
     if warnings is not None:
         from ..errors import Warning_
 
-        item = Warning_(f"prompt `{prompt.name}`: {message}", prompt.span)
+        # an expanded prompt's warning is said once for all the prompts its choices make
+        who = f"prompt `{prompt.origin.prompt}` (expanded)" if prompt.origin else f"prompt `{prompt.name}`"
+        item = Warning_(f"{who}: {message}", prompt.span)
         if item not in warnings:
             warnings.append(item)

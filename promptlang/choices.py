@@ -255,6 +255,7 @@ _SEPARATOR = re.compile(r"([^${}]+)\$\$")
 _WEIGHT = re.compile(r"(\d+\.\d*|\.\d+|\d+)::")
 _WILD = re.compile(r"__([^(${}#_\s](?:(?!__)[^(${}#\s])*)__")
 _JINJA = {"{{": "}}", "{%": "%}", "{#": "#}"}
+_COMMENT = re.compile(r"#[^\n]*|//[^\n]*|/\*.*?\*/", re.S)
 
 
 class TextError(Exception):
@@ -263,10 +264,14 @@ class TextError(Exception):
         self.message, self.offset = message, offset
 
 
-def parse_text(text: str, *, jinja: bool = False) -> tuple:
+def parse_text(text: str, *, jinja: bool = False, comments: bool = False) -> tuple:
     """A text in dynamicprompts' syntax -> a tuple of parts: ``str``, :class:`TVariant`,
     :class:`TWild`. ``jinja``: ``{{ … }}``, ``{% … %}`` and ``{# … #}`` are kept as text (a
-    catalog entry's Jinja). Raises :class:`TextError` (with the offset) on what it cannot read."""
+    catalog entry's Jinja). ``comments``: ``# …`` and ``// …`` to the end of the line and
+    ``/* … */`` are left out, as dynamicprompts reads a template. Raises :class:`TextError`
+    (with the offset) on what it cannot read."""
+    if comments:
+        text = _COMMENT.sub("", text)
     parts, pos = _parse_seq(text, 0, False, jinja, 0)
     if pos < len(text):  # a stray `}` or `|` at the top level is text there
         raise TextError(f"unexpected `{text[pos]}`", pos)
@@ -359,9 +364,11 @@ def _parse_variant(text: str, start: int, jinja: bool, depth: int):
         pos += 1  # `|`
     if len(options) > MAX_OPTIONS:
         raise TextError(f"more than {MAX_OPTIONS:,} options", start)
-    if high == -1:
+    over_wildcard = len(options) == 1 and len(options[0]) == 1 and isinstance(options[0][0], TWild)
+    if high == -1 and not over_wildcard:
         high = len(options)
-    low, high = sorted((max(0, low), high))
+    if high != -1:  # -1: up to all of a wildcard's values
+        low, high = sorted((max(0, low), high))
     return TVariant(tuple(options), tuple(chances), low, high, sep, counted, start), pos
 
 
@@ -387,6 +394,7 @@ class WildValue:
     weight: float = 1.0
     chance: float = 1.0
     where: str = ""
+    dynamicprompts: bool = False  # read from a dynamicprompts file: its comments, its order of values
 
 
 def wildcard_names(scope, catalog: str | None = None) -> list[str]:
@@ -452,6 +460,11 @@ class Compiler:
         return self._node(Seq(nodes, _piece_seq))
 
     def choice(self, slot: str, choice: ast.Choice) -> Node:
+        only = choice.options[0].pieces if len(choice.options) == 1 else ()
+        if len(only) == 1 and isinstance(only[0], ast.Wildcard) and (choice.low, choice.high) != (1, 1):
+            wild = replace(only[0], weight=only[0].weight * choice.weight)
+            return self.wildcard_node(wild.catalog, wild.path, wild.span, stack=(), as_piece=wild,
+                                      bound=(choice.low, choice.high, choice.sep))
         options = [self.pieces(slot, o.pieces) for o in choice.options]
         names = tuple(_shown(self.source, o) for o in choice.options)
         label = f"{{…}} {choice.span.line}:{choice.span.column}"
@@ -506,6 +519,8 @@ class Compiler:
                              "no catalog in use has wildcards: add a `wildcards:` section to a catalog, or "
                              "`use wildcards \"./wildcards\"` for a dynamicprompts folder")
         values = [v for _, vs in found for v in vs]
+        if values and all(v.dynamicprompts for v in values):  # as dynamicprompts lists them: once, sorted
+            values = sorted({v.text: v for v in values}.values(), key=lambda v: v.text)
         if len(values) > MAX_OPTIONS:
             raise self.error(f"`{shown}` has more than {MAX_OPTIONS:,} values", span)
         if not values:
@@ -513,7 +528,7 @@ class Compiler:
         inner = stack + (shown,)
         options = []
         for value in values:
-            node = self.text(value.text, where=value.where, span=span, stack=inner)
+            node = self.text(value.text, where=value.where, span=span, stack=inner, comments=value.dynamicprompts)
             if value.negative:
                 node = self._node(Map(node, lambda v, neg=value.negative: ((v[0][0], v[0][1] + (neg,)), v[1])))
             if as_piece is not None:
@@ -522,14 +537,15 @@ class Compiler:
                     (ast.Literal(v[0][0], w, s, negative=", ".join(v[0][1])),) if v[0][0].strip() else (), v[1])))
             options.append(node)
         low, high, sep = bound or (1, 1, ",")
+        high = len(options) if high < 0 else high
         low, high = min(low, len(options)), min(high, len(options))
         join = _piece_join(sep) if as_piece is not None else _text_join(sep)
         return self._node(Pick(options, tuple(v.chance for v in values), low, high, join, shown,
                                tuple(v.text for v in values)))
 
-    def text(self, text: str, *, where: str, span, stack: tuple, entry_span=None) -> Node:
+    def text(self, text: str, *, where: str, span, stack: tuple, entry_span=None, comments=False) -> Node:
         try:
-            parts = parse_text(text, jinja=True)
+            parts = parse_text(text, jinja=not comments, comments=comments)
         except TextError as exc:
             raise self.error(f"{where}: {exc.message} (at character {exc.offset + 1} of {text[:60]!r})",
                              span) from None

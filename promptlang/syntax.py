@@ -519,12 +519,16 @@ class _Builder:
             lo, _, hi = str(count)[:-2].partition("-")
             if len(lo) > MAX_DIGITS or len(hi) > MAX_DIGITS:
                 raise self.error(f"bad `$$` range `{_cut(str(count))}`: too large a number", count)
+            # `{2$$ __colors__}`: two of the wildcard's values (as in dynamicprompts); an open
+            # range (`{2-$$ __colors__}`) goes up to all of them: -1 until they are known
+            over_wildcard = len(options) == 1 and len(options[0].pieces) == 1 and isinstance(
+                options[0].pieces[0], ast.Wildcard)
             low = int(lo) if lo else 1
-            high = (int(hi) if hi else len(options)) if "-" in str(count) else low
-            if low > high:
+            high = (int(hi) if hi else -1 if over_wildcard else len(options)) if "-" in str(count) else low
+            if low > high >= 0:
                 raise self.error(f"bad `$$` range `{count}`: {low} is more than {high}", count,
                                  hint="write the smaller number first, as in {1-3$$ …}")
-            if high > len(options):
+            if high > len(options) and not over_wildcard:
                 raise self.error(f"bad `$$` range `{count}`: picks {high} of {len(options)} option"
                                  f"{'s' if len(options) != 1 else ''} (each option is picked at most once)", count)
         if all(o.chance == 0 for o in options):

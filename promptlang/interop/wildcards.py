@@ -86,7 +86,7 @@ def load(path) -> dict:
             raise PromptError(f"{p}: not UTF-8 text (byte {exc.start})") from None
         suffix = p.suffix.lower()
         if suffix == ".txt":
-            _add(out, name, [(v, f"{p}:{i}") for i, v in _lines(text)], p)
+            _add(out, name, [(v, f"{p}:{i}") for i, v in _lines(text)], p, weights=False)
         else:
             _structured(out, text, p, suffix)
     return out
@@ -99,7 +99,7 @@ def _lines(text: str):
             yield number, value
 
 
-def _add(out: dict, name: str, values, where) -> None:
+def _add(out: dict, name: str, values, where, weights: bool = True) -> None:
     from ..catalog import MAX_TEXT, MAX_WILD_VALUES
     from ..choices import WildValue
     from ..errors import PromptError
@@ -108,7 +108,14 @@ def _add(out: dict, name: str, values, where) -> None:
     for value, shown in values:
         if len(value) > MAX_TEXT:
             raise PromptError(f"{shown}: a wildcard value is longer than {MAX_TEXT:,} characters")
-        kept.append(WildValue(value, where=shown))
+        chance = 1.0
+        if weights and value[:1].isdigit() and "::" in value:  # `2::value`: its weight, as dynamicprompts reads it
+            head, _, rest = value.rpartition("::")
+            try:
+                chance, value = float(head), rest
+            except ValueError:
+                pass
+        kept.append(WildValue(value, chance=chance, where=shown, dynamicprompts=True))
     out[name] = out.get(name, ()) + tuple(kept)
     if sum(len(v) for v in out.values()) > MAX_WILD_VALUES:
         raise PromptError(f"{where}: the wildcards hold more than {MAX_WILD_VALUES:,} values")

@@ -34,7 +34,7 @@ SHEET = "promptlang-sheet"
 PARAMETERS = "parameters"
 FORMAT = 1
 MAX_CHUNK = 4 * 1024 * 1024  # characters of one text chunk we are willing to parse
-NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[1-9][0-9]*)?")  # `.k`: the k-th prompt a prompt with choices expands to
 
 
 # --------------------------------------------------------------------------- writing

@@ -68,6 +68,12 @@ def _render_lines(found) -> list[str]:
                    f"({tile.get('col_label')}) of {tile.get('sheet')}")
     elif records.SHEET in found.errors:
         out.append(f"sheet:     {found.errors[records.SHEET].message}")
+    if prompt.origin:  # an expanded prompt: which values its choices got
+        o = prompt.origin
+        drawn = f"random, seed {o.seed}" if o.mode == "random" else o.mode
+        out.append(f"expanded:  prompt {o.prompt} #{o.index} ({drawn})")
+        for i, (choice, value) in enumerate(o.choices):
+            out.append(f"{'choices:' if i == 0 else '':<11}{choice} = {value!r}")
     out.append("compel:    " + compel.emit(prompt).replace("\n", "\n           "))
     if len(prompt.segments) > 1:  # the compel line above is only the longest segment
         for i, segment in enumerate(prompt.segments):

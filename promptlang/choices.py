@@ -645,12 +645,20 @@ class Expansion:
 
     def combinations(self):
         """Every combination, lazily: (slots, picks)."""
-        return map(self._slots, self.root.iterate())
+        return map(self.slots_of, self.root.iterate())
 
     def sample(self, rng):
-        return self._slots(self.root.sample(rng))
+        return self.slots_of(self.root.sample(rng))
 
-    def _slots(self, values):
+    def values(self):
+        """Every combination as the tree gives it: one (pieces, picks) per place (see :meth:`slots_of`)."""
+        return self.root.iterate()
+
+    def sample_values(self, rng):
+        return self.root.sample(rng)
+
+    def slots_of(self, values):
+        """(slots, picks) of one combination."""
         phrases = {name: list(slot.phrases) for name, slot in self.slots.items()}
         picks = ()
         for (name, i), (pieces, chosen) in zip(self.places, values):

@@ -61,10 +61,11 @@ def compile_file(path: str | Path, *, search_dirs=(), lint: bool = True, variati
                           only=only)
 
 
-def stream_file(path: str | Path, *, search_dirs=(), variation=None, only: str | None = None):
+def stream_file(path: str | Path, *, search_dirs=(), variation=None, only: str | None = None, plain: bool = False):
     """(number of prompts, lazy iterator of ir.Prompt, warnings filled as it goes) for the
-    file at ``path``: its prompts with choices expanded one at a time (`promptlang expand`)."""
-    from .resolve import stream
+    file at ``path``: its prompts with choices expanded one at a time (`promptlang expand`);
+    ``plain``: the iterator gives (name, plain text) instead."""
+    from .expansion import stream
 
     source = read_source(path)
     file = syntax.parse(source, str(path))
@@ -74,7 +75,7 @@ def stream_file(path: str | Path, *, search_dirs=(), variation=None, only: str |
         if exc.source is None and exc.span is not None and exc.span.file == str(path):
             exc.source = source
         raise
-    return stream(file, scope, variation, only)
+    return stream(file, scope, variation, only, plain=plain)
 
 
 __all__ = ["Compiled", "compile_file", "compile_source", "read_source", "Warning_"]

@@ -209,6 +209,8 @@ def resolve(file: ast.File, scope: Scope, variation=None, only: str | None = Non
     becomes the prompts it expands to (``NAME.1``, ``NAME.2`` …, see :mod:`promptlang.choices`),
     as ``variation`` says (every combination by default, at most ``--max``); ``only``: just
     the prompt of that name (or ``NAME.k``, one expanded prompt)."""
+    from .expansion import stream
+
     try:
         total, prompts, warnings = stream(file, scope, variation, only)
         return list(prompts), warnings
@@ -221,141 +223,6 @@ def _attach(exc: PromptError, file: ast.File) -> None:
     for err in {id(e): e for e in (exc, *exc.errors)}.values():
         if err.source is None and err.span is not None and err.span.file == file.path:
             err.source = file.source
-
-
-def stream(file: ast.File, scope: Scope, variation=None, only: str | None = None):
-    """(number of prompts, a lazy iterator of them, the warnings list it fills as it goes).
-
-    Every check is made and every prompt's combinations are counted before this returns;
-    past ``variation.max`` an error gives the count. Then the prompts are built one at a time
-    (listing a billion combinations keeps memory flat). Prompts without choices are built
-    here already, so that every independent error of the file is reported together."""
-    from .choices import Variation
-
-    variation = variation or Variation()
-    try:
-        plan, warnings = _plan(file, scope, variation, only)
-    except PromptError as exc:
-        _attach(exc, file)
-        raise
-    total = sum(count for _, count, _ in plan)
-    if total > variation.max:
-        counts = ", ".join(f"`{decl.name}` {count:,}" for decl, count, _ in plan if count > 1)
-        raise PromptError(f"{file.path}: the choices expand to {total:,} prompts, more than --max {variation.max:,} "
-                          f"({counts})", hint=f"pass --max {total} to allow them all, --random N to draw N, or "
-                                              "--prompt NAME.k for one of them")
-    seen: set = set()
-
-    def prompts():
-        for decl, count, made in plan:
-            try:
-                for prompt in made:
-                    fresh = [w for w in prompt[1] if (w.message, w.span) not in seen]
-                    for w in fresh:
-                        seen.add((w.message, w.span))
-                        if w.source is None:
-                            object.__setattr__(w, "source", file.source)
-                    warnings.extend(fresh)
-                    yield prompt[0]
-            except PromptError as exc:
-                _attach(exc, file)
-                raise
-
-    return total, prompts(), warnings
-
-
-def _plan(file: ast.File, scope: Scope, variation, only: str | None):
-    """Every independent error is collected: duplicate names, each block's settings and
-    catalog names (both sides of every edit, whichever side a prompt uses), each prompt's
-    `extends`; then each prompt is built, and what fails there is added.
-
-    -> ([(decl, count, iterator of (ir.Prompt, warnings))], warnings)."""
-    from . import choices
-
-    decls: dict[str, ast.PromptDecl] = {}
-    errors: list[PromptError] = []
-    for decl in file.prompts:
-        if decl.name in decls:
-            errors.append(PromptError(f"a prompt named `{decl.name}` is already defined on line "
-                                      f"{decls[decl.name].span.line}", decl.span))
-        else:
-            decls[decl.name] = decl
-    for block in ([file.defaults] if file.defaults is not None else []) + [d.body for d in file.prompts]:
-        errors.extend(_collect(_check_block, block))
-        errors.extend(_check_names(block, scope))
-    warnings: list[Warning_] = []
-    plan = []
-    cycles = set()
-    wanted, index = only, None
-    if only is not None and only not in decls and "." in only:
-        base, _, number = only.rpartition(".")
-        if base in decls and number.isdigit() and int(number) >= 1:
-            wanted, index = base, int(number)
-    if wanted is not None and wanted not in decls:
-        names = list(decls)
-        raise PromptError(f"no prompt named `{only}` in {file.path}{suggest(only, names)}",
-                          hint="prompts in this file: " + (", ".join(names) or "none")
-                          + " (an expanded prompt is named NAME.k)")
-    for decl in file.prompts:
-        cycle = _cycle(decl, decls)
-        if cycle is not None:
-            if cycle in cycles:  # said once, for the first prompt that runs into it
-                continue
-            cycles.add(cycle)
-        if wanted is not None and decl.name != wanted:
-            continue
-        try:
-            merged = _merge(decl, decls, file.defaults)
-            if not choices.slot_has_choices(merged.slots, scope):
-                if index not in (None, 1):
-                    raise PromptError(f"prompt `{decl.name}` has no choices: it is one prompt, not {only}",
-                                      decl.span)
-                plan.append((decl, 1, iter([(_build(decl, merged, scope, warnings), [])])))
-                continue
-            plan.append(_expansions(decl, merged, scope, file.source, variation, index))
-        except PromptError as exc:
-            errors.append(exc)
-    if errors:
-        here = [e for e in errors if e.span is not None and e.span.file == file.path]
-        raise PromptError.several(sorted(here, key=lambda e: e.span.start) + [e for e in errors if e not in here])
-    for w in warnings:
-        object.__setattr__(w, "source", file.source) if w.source is None else None
-    return plan, warnings
-
-
-def _expansions(decl: ast.PromptDecl, merged: _Merged, scope: Scope, source: str, variation, index):
-    """(decl, count, lazy (ir.Prompt, warnings) of each expanded prompt); ``index``: only that one."""
-    from itertools import islice
-
-    from . import choices
-
-    expansion = choices.Expansion(merged.slots, scope, source)
-    if variation.mode == "random":
-        seed = variation.seed if variation.seed is not None else (
-            merged.params["seed"].value if "seed" in merged.params else 0)
-        numbers = range(1, (variation.count or 1) + 1)
-        if index is not None:
-            numbers = [index]  # the k-th draw depends on (seed, name, k) alone
-        made = ((k, *expansion.sample(choices.seeded(seed, decl.name, k))) for k in numbers)
-        count = len(numbers)
-    else:
-        seed = None
-        count = expansion.count()
-        made = ((k, slots, picks) for k, (slots, picks) in enumerate(expansion.combinations(), 1))
-        if index is not None:
-            if index > count:
-                raise PromptError(f"prompt `{decl.name}` expands to {count:,} prompts; there is no "
-                                  f"`{decl.name}.{index}`", decl.span)
-            made, count = islice(made, index - 1, index), 1
-
-    def built():
-        for k, slots, picks in made:
-            found: list[Warning_] = []
-            prompt = _build(decl, _Merged(slots, merged.params), scope, found)
-            origin = ir.Origin(decl.name, k, variation.mode, seed, picks)
-            yield replace(prompt, name=f"{decl.name}.{k}", origin=origin), found
-
-    return decl, count, built()
 
 
 def _cycle(decl: ast.PromptDecl, decls: dict) -> frozenset | None:

@@ -33,7 +33,7 @@ def expand(file, prompt, combinatorial, random_n, max_n, seed, target, names, co
 
     chosen = variation(combinatorial, random_n, seed, 10**18 if count_only else max_n)
     total, prompts, warnings = stream_file(Path(file), search_dirs=search_dirs(catalogs, near=file),
-                                           variation=chosen, only=prompt)
+                                           variation=chosen, only=prompt, plain=target == "plain")
     if count_only:
         print_warnings(warnings)
         sys.stdout.write(f"{total}\n")
@@ -42,6 +42,12 @@ def expand(file, prompt, combinatorial, random_n, max_n, seed, target, names, co
 
     target_warnings: list = []
     write = sys.stdout.write
+    if target == "plain":  # (name, text): the fast road writes plain text without building the IR
+        for name, text in prompts:
+            text = text.replace("\n", " ")
+            write(f"{name}\t{text}\n" if names else text + "\n")
+        print_warnings(warnings)
+        return 0
     for p in prompts:
         if target == "json":
             write(_json.dumps(to_json(p), ensure_ascii=False) + "\n")

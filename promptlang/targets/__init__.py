@@ -5,6 +5,7 @@ to ``warnings`` (a list) instead of dropping it silently.
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from importlib import import_module
 
 NAMES = ("compel", "a1111", "midjourney", "plain", "json")
@@ -43,6 +44,7 @@ FEATURES = {
 }
 
 
+@lru_cache(maxsize=None)  # asked once per prompt emitted: a million expanded prompts ask a million times
 def capabilities(target: str) -> tuple[str, frozenset]:
     """``(NAME, CAN)`` of a target module."""
     module = import_module(f"{__name__}.{target}")

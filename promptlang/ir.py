@@ -53,11 +53,17 @@ class Blend:
 
 @dataclass(frozen=True, slots=True)
 class Segment:
-    """What a prompt says from the fraction ``start`` of the denoising steps on."""
+    """What a prompt says from the fraction ``start`` of the denoising steps on.
+
+    An alternation (``[cat | dog]``) makes ``every`` segments with the same ``start``, one per
+    ``phase``: iteration ``i`` uses the one whose ``phase`` is ``i % every`` (A1111's
+    alternating words: the first iteration takes the first option)."""
 
     start: float
     positive: tuple[Fragment, ...] | Blend
     negative: tuple[Fragment, ...]
+    every: int = 1
+    phase: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +122,23 @@ def switch_steps(prompt: Prompt, iterations: int) -> list[int]:
     """The iteration (0-based) at which each segment starts, for ``iterations`` denoising
     iterations: ``floor(start * iterations)``, as AUTOMATIC1111 counts ``[a:b:at]``."""
     return [min(iterations, math.floor(s.start * iterations + 1e-9)) for s in prompt.segments]
+
+
+def active(prompt: Prompt, starts: list[int], step: int) -> int:
+    """The index of the segment in force at iteration ``step`` (0-based), given the
+    iteration each segment starts at (:func:`switch_steps`): among the last stage that has
+    started, the one whose phase is ``step % every``."""
+    latest = max(s for s in starts if s <= step)
+    for k in range(len(starts) - 1, -1, -1):
+        segment = prompt.segments[k]
+        if starts[k] == latest and segment.phase == step % segment.every:
+            return k
+    raise ValueError(f"no segment of `{prompt.name}` holds at iteration {step}")
+
+
+def stages(prompt: Prompt) -> list[Segment]:
+    """The segments without the turns of an alternation: each stage's first phase."""
+    return [s for s in prompt.segments if s.phase == 0]
 
 
 def ends(prompt: Prompt) -> list[float]:
@@ -196,7 +219,8 @@ def _segment_json(segment: Segment) -> dict:
                               for part in segment.positive.parts]}
     else:
         positive = {"positive": _frags(segment.positive)}
-    return {"start": segment.start, **positive, "negative": _frags(segment.negative)}
+    turn = {"every": segment.every, "phase": segment.phase} if segment.every > 1 else {}
+    return {"start": segment.start, **positive, "negative": _frags(segment.negative), **turn}
 
 
 def from_json(data: dict) -> Prompt:
@@ -218,7 +242,8 @@ def from_json(data: dict) -> Prompt:
         return blend(d["blend"]) if d.get("blend") else frags(d[fragments_key])
 
     if version >= 2 and data.get("segments"):
-        segments = tuple(Segment(float(s["start"]), positive(s), frags(s["negative"])) for s in data["segments"])
+        segments = tuple(Segment(float(s["start"]), positive(s), frags(s["negative"]), int(s.get("every", 1)),
+                                 int(s.get("phase", 0))) for s in data["segments"])
     else:
         segments = (Segment(0.0, positive(data), frags(data["negative"])),)
         segments += tuple(Segment(float(s["at"]), positive(s), frags(s["negative"])) for s in data.get("stages") or ())

@@ -353,26 +353,49 @@ def _build(decl: ast.PromptDecl, merged: _Merged, scope: Scope, warnings: list) 
                           f"`{second.name}`; a prompt has one blend", second.blend)
     edits = [piece for slot in merged.slots.values() for phrase in slot.phrases for piece in phrase.pieces
              if isinstance(piece, ast.Edit)]
-    if not edits and not blends:
+    turns = [len(piece.options) for slot in merged.slots.values() for phrase in slot.phrases
+             for piece in phrase.pieces if isinstance(piece, ast.Alternate)]
+    if not edits and not blends and not turns:
         return ir.Prompt(decl.name, (_build_plain(decl, merged, scope, warnings),), _settings(merged.params),
                          span=decl.span)
     starts = [0.0] + sorted({edit.at for edit in edits if 0 < edit.at < 1})
-    if len(starts) * max(1, len(blends and blends[0].phrases)) > MAX_VARIANTS:
-        raise PromptError(f"prompt `{decl.name}` switches {len(starts) - 1} times and blends "
-                          f"{len(blends and blends[0].phrases)} parts: more than {MAX_VARIANTS} variants to resolve",
-                          decl.span)
+    every = math.lcm(*turns) if turns else 1  # alternations `[a | b]` repeat together every `every` steps
+    if len(starts) * every * max(1, len(blends and blends[0].phrases)) > MAX_VARIANTS:
+        raise PromptError(f"prompt `{decl.name}` switches {len(starts) - 1} times, alternates in a cycle of {every} "
+                          f"and blends {len(blends and blends[0].phrases)} parts: more than {MAX_VARIANTS} variants to "
+                          "resolve", decl.span)
     found: list[Warning_] = []
     segments = []
     for start in starts:
-        slots = _edited(merged.slots, start)
-        if not blends:
-            segment = replace(_build_plain(decl, _Merged(slots, merged.params), scope, found), start=start)
-        else:
-            segment = _blended(decl, blends[0], slots, merged.params, scope, found, start)
-        if not segments or (segment.positive, segment.negative) != (segments[-1].positive, segments[-1].negative):
-            segments.append(segment)
+        stage = []
+        for phase in range(every):
+            slots = _alternated(_edited(merged.slots, start), phase)
+            if not blends:
+                segment = replace(_build_plain(decl, _Merged(slots, merged.params), scope, found), start=start)
+            else:
+                segment = _blended(decl, blends[0], slots, merged.params, scope, found, start)
+            stage.append(replace(segment, every=every, phase=phase) if every > 1 else segment)
+        if every > 1 and len({(s.positive, s.negative) for s in stage}) == 1:  # nothing alternates here
+            stage = [replace(stage[0], every=1, phase=0)]
+        last = [s for s in segments if s.start == segments[-1].start] if segments else []
+        if [(s.positive, s.negative, s.phase) for s in stage] != [(s.positive, s.negative, s.phase) for s in last]:
+            segments.extend(stage)
     warnings.extend(w for i, w in enumerate(found) if w not in found[:i])
     return ir.Prompt(decl.name, tuple(segments), _settings(merged.params), span=decl.span)
+
+
+def _alternated(slots: dict, phase: int) -> dict:
+    """The slots as they read at the ``phase``-th step of an alternation's cycle: each
+    ``[a | b]`` replaced by its option ``phase`` (modulo its length)."""
+    out = {}
+    for name, slot in slots.items():
+        if not any(isinstance(p, ast.Alternate) for ph in slot.phrases for p in ph.pieces):
+            out[name] = slot
+            continue
+        phrases = tuple(replace(ph, pieces=tuple(p.options[phase % len(p.options)] if isinstance(p, ast.Alternate)
+                                                 else p for p in ph.pieces)) for ph in slot.phrases)
+        out[name] = replace(slot, phrases=phrases)
+    return out
 
 
 def _edited(slots: dict, start: float) -> dict:

@@ -207,9 +207,16 @@ def _checked(prompt: ir.Prompt) -> ir.Prompt:
 
     if not NAME.fullmatch(prompt.name):
         raise ValueError(f"bad prompt name {prompt.name!r}")
-    starts = [segment.start for segment in prompt.segments]
+    starts = [segment.start for segment in ir.stages(prompt)]
     if not starts or starts[0] != 0.0 or any(not (a < b <= 1.0) for a, b in zip(starts, starts[1:])):
         raise ValueError("bad segment starts (0 first, then rising, at most 1)")
+    for k, segment in enumerate(prompt.segments):  # an alternation's turns: phases 0, 1, … every-1 at one start
+        first = prompt.segments[k - segment.phase] if k >= segment.phase else None
+        if not 1 <= segment.every <= 64 or not 0 <= segment.phase < segment.every or first is None \
+                or first.start != segment.start or first.every != segment.every or (
+                segment.phase == segment.every - 1) != (k + 1 == len(prompt.segments)
+                                                         or prompt.segments[k + 1].phase == 0):
+            raise ValueError("bad alternation (turns 0 to every-1, one after another, at one start)")
     for segment in prompt.segments:
         parts = segment.positive.parts if isinstance(segment.positive, ir.Blend) else ()
         weights = [f.weight for side in (*ir.texts(segment.positive), segment.negative) for f in side]

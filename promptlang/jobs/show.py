@@ -80,7 +80,8 @@ def _render_lines(found) -> list[str]:
             parts = ir.texts(segment.positive)
             blend = f" (blend of {len(parts)} parts)" if isinstance(segment.positive, ir.Blend) else ""
             shown = ir.join_text(ir.heaviest(segment.positive).fragments) if blend else ir.join_text(parts[0])
-            out.append(f"{'stages:' if i == 0 else '':<11}from {segment.start:.0%} of the steps: {shown}{blend}")
+            turn = f" (every {segment.every} steps, turn {segment.phase + 1})" if segment.every > 1 else ""
+            out.append(f"{'stages:' if i == 0 else '':<11}from {segment.start:.0%} of the steps: {shown}{blend}{turn}")
     for cat in info.get("catalogs", []):
         out.append(f"catalog:   {cat['name']} {cat['version']}  sha256 {cat['sha256'][:16]}…")
     versions = ", ".join(f"{k} {v}" for k, v in info.get("versions", {}).items() if v)

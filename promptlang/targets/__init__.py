@@ -38,6 +38,7 @@ FEATURES = {
     "edit": "{name} cannot switch prompts during sampling (`->`): written as it reads "
             "from {start:.0%} to {end:.0%} of the steps, the longest stretch",
     "blend": "{name} cannot blend prompts (`blend`): written with the heaviest part (weight {weight})",
+    "alternate": "{name} cannot alternate words every step (`[a | b]`): written with the first of them",
     "weights": "{name} has no weights; they are left out",
     "part_weights": "{name} weights whole parts of a multi-prompt: weights inside the parts of a blend are left out",
     "negative_weights": "{name}'s --no takes no weights; negative weights are left out",
@@ -67,6 +68,10 @@ def lower(prompt, target: str, warnings=None, *, name: str | None = None, can=No
     default_name, default_can = capabilities(target)
     name = default_name if name is None else name
     can = default_can if can is None else frozenset(can)
+    if any(s.every > 1 for s in prompt.segments) and "alternate" not in can:
+        unsupported(prompt, warnings, "alternate", name)
+        prompt = replace(prompt, segments=tuple(replace(s, every=1, phase=0) for s in prompt.segments
+                                                if s.phase == 0))
     if len(prompt.segments) > 1 and "edit" not in can:
         segment = longest(prompt)
         end = ends(prompt)[prompt.segments.index(segment)]

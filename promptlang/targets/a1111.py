@@ -18,7 +18,7 @@ import re
 from . import lower, number, runs, warn
 
 NAME = "AUTOMATIC1111"
-CAN = frozenset({"edit", "weights", "negative_weights"})
+CAN = frozenset({"edit", "alternate", "weights", "negative_weights"})
 
 _KEYWORD = re.compile(r"\b(AND|BREAK)\b|<\w+:[^>]+>")
 
@@ -75,16 +75,44 @@ def _scheduled(prompt, texts: list[str], ats: list[float], warnings) -> str:
     return "".join(first[:head]) + nest(0) + "".join(first[len(first) - tail:])
 
 
+def _turns(prompt, texts: list[str], warnings) -> str:
+    """One string for the texts an alternation takes in turn, a step each: ``prefix[a|b]suffix``
+    (A1111's alternating words; several alternations in one prompt cycle together, so one
+    bracket over where they differ says the same)."""
+    if len(set(texts)) == 1:
+        return texts[0]
+    units = [_UNIT.findall(t) for t in texts]
+    first = units[0]
+    head = 0
+    while all(len(u) > head and u[head] == first[head] for u in units):
+        head += 1
+    tail = 0
+    while all(len(u) - head > tail and u[len(u) - 1 - tail] == first[len(first) - 1 - tail] for u in units):
+        tail += 1
+    middles = ["".join(u[head:len(u) - tail]) for u in units]
+    if any(re.search(r"(?<![\\\[])[|:\]]", m) for m in middles):
+        warn(warnings, prompt, "a `:` or `|` inside an alternation can be misread by AUTOMATIC1111's parser")
+    return "".join(first[:head]) + "[" + "|".join(middles) + "]" + "".join(first[len(first) - tail:])
+
+
 def sides(prompt, warnings=None) -> tuple[str, str]:
     """``(positive, negative)``: the two prompts as AUTOMATIC1111 takes them (negative may be empty)."""
     prompt = lower(prompt, "a1111", warnings)
-    segments = prompt.segments
-    starts = [s.start for s in segments]
-    positive = _scheduled(prompt, [_side(prompt, s.positive, warnings) for s in segments], starts, warnings)
+    stages: list[list] = []  # the segments of each stage: its turns when it alternates
+    for s in prompt.segments:
+        if stages and s.phase > 0 and stages[-1][0].start == s.start:
+            stages[-1].append(s)
+        else:
+            stages.append([s])
+    starts = [stage[0].start for stage in stages]
+
+    def text(side) -> list[str]:
+        return [_turns(prompt, [_side(prompt, side(s), warnings) for s in stage], warnings) for stage in stages]
+
+    positive = _scheduled(prompt, text(lambda s: s.positive), starts, warnings)
     negative = ""
-    if any(s.negative for s in segments):
-        negatives = [_side(prompt, s.negative, warnings) for s in segments]
-        negative = _scheduled(prompt, negatives, starts, warnings)
+    if any(s.negative for s in prompt.segments):
+        negative = _scheduled(prompt, text(lambda s: s.negative), starts, warnings)
     return positive, negative
 
 

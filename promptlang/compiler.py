@@ -6,7 +6,8 @@ from pathlib import Path
 
 from . import ast, ir, syntax
 from .errors import PromptError, Warning_
-from .resolve import Scope, load_scope, resolve
+from .expansion import resolve
+from .resolve import Scope, load_scope
 
 
 @dataclass(frozen=True)

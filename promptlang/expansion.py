@@ -1,4 +1,6 @@
-"""A file's prompts with their choices expanded, one at a time (the resolver's second road).
+"""A file's prompts, resolved, with their choices expanded: :func:`resolve` (all of them, as
+a list) and :func:`stream` (one at a time). The layer above :mod:`promptlang.resolve`, which
+resolves one prompt.
 
 :func:`stream` checks the whole file as :func:`promptlang.resolve.resolve` does, counts every
 prompt's combinations (:mod:`promptlang.choices`), refuses more than ``--max``, and then
@@ -16,6 +18,20 @@ from . import ast, ir
 from .errors import PromptError, Warning_, suggest
 from .resolve import (Scope, _attach, _build, _build_plain, _check_block, _check_names, _collect, _cycle, _merge,
                       _Merged, _overlap_warnings, _settings, _split_text)
+
+
+def resolve(file: ast.File, scope: Scope, variation=None, only: str | None = None
+            ) -> tuple[list[ir.Prompt], list[Warning_]]:
+    """Every prompt of the file, in file order, as IR; plus warnings. A prompt with choices
+    becomes the prompts it expands to (``NAME.1``, ``NAME.2`` …, see :mod:`promptlang.choices`),
+    as ``variation`` says (every combination by default, at most ``--max``); ``only``: just
+    the prompt of that name (or ``NAME.k``, one expanded prompt)."""
+    try:
+        total, prompts, warnings = stream(file, scope, variation, only)
+        return list(prompts), warnings
+    except PromptError as exc:
+        _attach(exc, file)
+        raise
 
 
 @dataclass

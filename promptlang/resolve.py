@@ -203,22 +203,6 @@ class _Merged:
     params: dict
 
 
-def resolve(file: ast.File, scope: Scope, variation=None, only: str | None = None
-            ) -> tuple[list[ir.Prompt], list[Warning_]]:
-    """Every prompt of the file, in file order, as IR; plus warnings. A prompt with choices
-    becomes the prompts it expands to (``NAME.1``, ``NAME.2`` …, see :mod:`promptlang.choices`),
-    as ``variation`` says (every combination by default, at most ``--max``); ``only``: just
-    the prompt of that name (or ``NAME.k``, one expanded prompt)."""
-    from .expansion import stream
-
-    try:
-        total, prompts, warnings = stream(file, scope, variation, only)
-        return list(prompts), warnings
-    except PromptError as exc:
-        _attach(exc, file)
-        raise
-
-
 def _attach(exc: PromptError, file: ast.File) -> None:
     for err in {id(e): e for e in (exc, *exc.errors)}.values():
         if err.source is None and err.span is not None and err.span.file == file.path:

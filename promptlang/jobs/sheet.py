@@ -29,7 +29,7 @@ from .render import Source, images
 def varied(compiled, name: str, slot: str, value: str) -> ir.Prompt:
     """Prompt ``name`` with ``slot`` (or a setting) replaced by ``value``, resolved again
     against the file's catalogs. Errors name the ``--vary`` value."""
-    from ..resolve import resolve
+    from ..expansion import resolve
     from ..syntax import parse_field
 
     compiled.prompt(name)  # a bad prompt name fails with its did-you-mean
@@ -119,7 +119,9 @@ def plan(compiled, out, *, prompts=None, seeds=None, models=None, vary=None, mod
             slot, values = vary
             rows += [(f"{n} · {slot}={v}", varied(compiled, n, slot, v), f"{slot}={v}") for v in values]
         else:
-            rows.append((n, compiled.prompt(n), None))
+            prompt = compiled.prompt(n)
+            picked = ", ".join(v for _, v in prompt.origin.choices) if prompt.origin else ""
+            rows.append((f"{n} · {picked}" if picked else n, prompt, None))  # an expanded prompt: its picks
     cols = [(m, s) for m in (list(models) if models else [None]) for s in (list(seeds) if seeds else [None])]
 
     def col_label(m, s):

@@ -16,6 +16,7 @@ class Compiled:
     scope: Scope
     prompts: list  # ir.Prompt, in file order
     warnings: list  # Warning_
+    variation: object = None  # how prompts with choices were expanded (promptlang.choices.Variation)
 
     def prompt(self, name: str) -> ir.Prompt:
         for p in self.prompts:
@@ -53,7 +54,7 @@ def compile_source(source: str, path: str = "<string>", *, search_dirs=(), lint:
     if lint:
         from .lint import token_warnings
         warnings = warnings + token_warnings(prompts, source)
-    return Compiled(file, scope, prompts, warnings)
+    return Compiled(file, scope, prompts, warnings, variation)
 
 
 def compile_file(path: str | Path, *, search_dirs=(), lint: bool = True, variation=None,

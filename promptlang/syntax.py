@@ -208,6 +208,16 @@ _EXAMPLES = {
         'prompt a { subject "x" -> "y" at "z" }',
     ],
     "unexpected `}`: there is no open block to close": ['}', 'prompt a {}\n}', 'prompt a {} }'],
+    "the options of a choice are separated by `|`, as in `{van_gogh | dali}`": [
+        'prompt a { style {x, y} }', 'prompt a { subject {"a" "b", "c"} }', 'prompt a { style {x y} }',
+    ],
+    "a choice `{…}` is not closed: `}` is missing": [
+        'prompt a { subject {"a" | "b"', 'prompt a { subject {"a" | "b" ', 'prompt a { subject {"a"',
+        'prompt a {\n subject {"a" | "b"\n',
+    ],
+    "an alternation reads `[\"cat\" | \"dog\"]`: two or more options separated by `|`": [
+        'prompt a { subject ["a"] }', 'prompt a { subject ["a" "b"] }', 'prompt a { subject [] }',
+    ],
     "a `.` must be followed by a catalog entry's name (as in `core.van_gogh`)": [
         'prompt a { style core. }', 'prompt a { style core.\n}', 'prompt a { style core."x" }',
     ],
@@ -219,6 +229,8 @@ _FRIENDLY = {
     "_NL": "a new line", "LBRACE": "`{`", "RBRACE": "`}`", "COMMA": "`,`", "COLON": "`:`", "DOT": "`.`",
     "BLEND": "`blend`", "AT": "`at`", "ARROW": "`->`", "USE": "`use`", "PROMPT": "`prompt`", "DEFAULTS": "`defaults`", "EXTENDS": "`extends`",
     "COMPARE": "`>=`, `<` or another comparison", "VERSION": "a version such as 1.2.0",
+    "VBAR": "`|`", "LSQB": "`[`", "RSQB": "`]`", "CHOICE_COUNT": "a count such as `2$$`",
+    "CHOICE_WEIGHT": "an option weight such as `2::`", "WILDCARD": "a wildcard such as __animals__",
     "$END": "the end of the file",
 }
 

@@ -25,13 +25,15 @@ from .report import Reporter
 @options.catalogs
 @click.option("--locked", is_flag=True,
               help="fail when a catalog in use differs from promptlang.lock (changed, another version, not in it)")
-def check(files, quiet, as_json, catalogs, locked) -> int:
-    """Check .prompt files: parse, resolve every catalog name, print warnings."""
+@options.variation()
+def check(files, quiet, as_json, catalogs, locked, combinatorial, random_n, max_n, seed) -> int:
+    """Check .prompt files: parse, resolve every catalog name, print warnings (prompts with
+    choices are checked as they expand: every combination, at most --max, or --random N)."""
     report = Reporter(quiet=quiet)
     records = []
     for path in files:
         try:
-            result = compile_path(path, catalogs)
+            result = compile_path(path, catalogs, variation(combinatorial, random_n, seed, max_n))
             if locked:
                 problems = _locked_problems(path, result.scope)
                 if problems:

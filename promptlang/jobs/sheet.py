@@ -41,23 +41,26 @@ def varied(compiled, name: str, slot: str, value: str) -> ir.Prompt:
                           hint="slots: subject, format, style, quality, negative; settings such as steps, "
                                "guidance, seed, scheduler, size; values are catalog names or quoted text") from None
     drop = {node.name} | ({"size", "aspect"} if node.name in ("size", "aspect") else set())
-    decls = []
-    for decl in compiled.file.prompts:
-        if decl.name == name:
-            body = decl.body
-            is_slot = isinstance(node, ast.Slot)
-            body = dataclasses.replace(
-                body, slots=tuple(s for s in body.slots if s.name not in drop) + ((node,) if is_slot else ()),
-                params=tuple(p for p in body.params if p.name not in drop) + (() if is_slot else (node,)))
-            decl = dataclasses.replace(decl, body=body)
-        decls.append(decl)
+    target = compiled.prompt(name)
+    base = target.origin.prompt if target.origin else name  # `NAME.k`: the k-th prompt NAME expands to
+    decls = [dataclasses.replace(d, body=body) if d.name == base else d
+             for d in compiled.file.prompts for body in [_replaced(d.body, node, drop)]]
     try:
-        prompts, _ = resolve(dataclasses.replace(compiled.file, prompts=tuple(decls)), compiled.scope)
+        prompts, _ = resolve(dataclasses.replace(compiled.file, prompts=tuple(decls)), compiled.scope,
+                             compiled.variation, only=name if target.origin is None else base)
     except PromptError as exc:
         if exc.span is not None and exc.span.file == where:  # the error is in the value itself
             raise PromptError(f"{where}: {exc.message}", hint=exc.hint) from None
         raise
-    return next(p for p in prompts if p.name == name)
+    same = [p for p in prompts if p.name == name]
+    return same[0] if same else prompts[0]  # the value took the choice away: one prompt is left
+
+
+def _replaced(body: ast.Block, node, drop: set) -> ast.Block:
+    is_slot = isinstance(node, ast.Slot)
+    return dataclasses.replace(
+        body, slots=tuple(s for s in body.slots if s.name not in drop) + ((node,) if is_slot else ()),
+        params=tuple(p for p in body.params if p.name not in drop) + (() if is_slot else (node,)))
 
 
 @dataclass

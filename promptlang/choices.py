@@ -36,6 +36,7 @@ from .errors import PromptError, suggest
 MAX_DEPTH = 16          # wildcards inside wildcard values inside …
 MAX_NODES = 200_000     # nodes of one prompt's tree (bounds the work done before expanding)
 MAX_OPTIONS = 100_000   # values of one wildcard (a glob may gather several)
+MAX_PICK_WORK = 1_000_000  # options x the most picked of one pick-N choice (counting it is that much work)
 SMALL = 4_096           # a node with at most this many values keeps them listed while it is walked
 DEFAULT_MAX = 1_000
 
@@ -427,6 +428,9 @@ class Compiler:
         self._wild_cache: dict = {}
 
     def _node(self, node):
+        if type(node) is Pick and node.high * len(node.options) > MAX_PICK_WORK:
+            raise PromptError(f"{node.label}: picking up to {node.high:,} of {len(node.options):,} options is too "
+                              f"much to count (at most {MAX_PICK_WORK:,} options x picks)")
         self.nodes += 1
         if self.nodes > MAX_NODES:
             raise PromptError(f"the choices and wildcards of this prompt make more than {MAX_NODES:,} parts to "

@@ -227,3 +227,40 @@ def test_render_show_reproduce_an_expanded_prompt(tiny_cli, capsys):
     assert tiny_cli("reproduce", f"out/{files[1]}", "-o", "again") == 0
     a, b = (np.asarray(Image.open(p)) for p in (f"out/{files[1]}", f"again/{files[1]}"))
     assert (a == b).all()
+
+
+# ---------------------------------------------------------------- counts agree with what is listed
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from promptlang.expansion import stream  # noqa: E402
+from promptlang.resolve import Scope  # noqa: E402
+from promptlang.syntax import parse  # noqa: E402
+
+
+@st.composite
+def choice_text(draw, depth=0):
+    """A subject phrase of quoted words and (nested, pick-N) choices."""
+    pieces = []
+    for i in range(draw(st.integers(1, 3))):
+        if depth < 2 and draw(st.booleans()):
+            options = [draw(choice_text(depth + 1)) if draw(st.booleans()) else f'"w{depth}{i}{j}"'
+                       for j in range(draw(st.integers(1, 3)))]
+            low = draw(st.integers(0, len(options)))
+            high = draw(st.integers(low, len(options)))
+            count = draw(st.sampled_from(["", f"{high}$$ ", f"{low}-{high}$$ "])) if low or high else ""
+            pieces.append("{" + count + " | ".join(options) + "}")
+        else:
+            pieces.append(f'"p{depth}{i}"')
+    return " ".join(pieces)
+
+
+@settings(max_examples=60, deadline=None)
+@given(choice_text(), st.integers(0, 2**32))
+def test_count_is_what_is_listed_and_draws_are_among_them(body, seed):
+    source = 'prompt p {\n subject "x" ' + body + "\n}\n"
+    total, prompts, _ = stream(parse(source, "t.prompt"), Scope(), Variation(max=10**6))
+    listed = [emit("plain", p) for p in prompts]
+    assert len(listed) == total
+    drawn, _ = texts(source, Variation("random", 5, seed=seed % 1000, max=10**6))
+    assert set(drawn) <= set(listed)

@@ -264,3 +264,12 @@ def test_count_is_what_is_listed_and_draws_are_among_them(body, seed):
     assert len(listed) == total
     drawn, _ = texts(source, Variation("random", 5, seed=seed % 1000, max=10**6))
     assert set(drawn) <= set(listed)
+
+
+def test_imported_wildcard_folder_is_a_wildcards_section(project, capsys):
+    folder = project / "wc"
+    (folder / "colors").mkdir(parents=True)
+    (folder / "colors" / "warm.txt").write_text("red  # a comment\n{pale|deep} orange\n")
+    assert main(["catalog", "import", "wc", "-o", "wc.yaml", "--name", "wc"]) == 0
+    got, _ = texts('use "./wc.yaml"\nprompt p {\n subject "a" wc.__colors/warm__\n}\n')
+    assert got == ["a red", "a pale orange", "a deep orange"]

@@ -1,12 +1,13 @@
 """dynamicprompts wildcard folders: ``.txt`` files, one value a line, ``#`` comments;
 ``colors/warm.txt`` is the wildcard ``__colors/warm__``.
 
-A catalog has no "one of these" yet (that is the variation feature of issue 10), so each
-value becomes a ``style`` entry of its own, keyed by the file and the value
+Imported, a folder becomes the catalog's ``wildcards:`` section (``__colors/warm__`` picks
+one of its values; values keep their dynamicprompts syntax, ``{a|b}`` and ``__other__``), and
+each plain value is also a ``style`` entry of its own, keyed by the file and the value
 (``colors_warm_burnt_orange``) and tagged ``wildcard`` and with the file's name
-(``colors_warm``): ``style colors_warm_burnt_orange`` uses one, and the tag keeps the set
-together for when a prompt can pick from it. Values that use wildcards or variants
-themselves (``__other__``, ``{a|b}``) are skipped with a warning.
+(``colors_warm``), so that ``style colors_warm_burnt_orange`` names one. Values that use
+wildcards or variants are in ``wildcards:`` only. Used as they are (``use wildcards
+"./folder"``), folders are read by :func:`load`.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import re
 from ..catalog import MAX_TEXT
 from .common import MAX_KEY, Builder, convert, identifier
 
+_WILD_PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-]*$")
 _NESTED = re.compile(r"__[^_\s][^\s]*?__|\{[^{}]*\|[^{}]*\}")
 
 
@@ -22,6 +24,8 @@ def read(files, builder: Builder) -> None:
     """``files``: (name such as ``colors/warm``, shown path, decoded text), in order."""
     for name, shown, text in files:
         group = identifier(name, fallback="wildcard")
+        wild = "/".join(identifier(part, fallback="wildcard").replace("_", "-") if not _WILD_PART.match(part)
+                        else part for part in name.split("/"))
         for number, line in enumerate(text.lstrip("\ufeff").splitlines(), 1):
             value = line.strip()
             if not value or value.startswith("#"):
@@ -30,9 +34,14 @@ def read(files, builder: Builder) -> None:
             if len(value) > MAX_TEXT:
                 builder.warn(where, f"longer than {MAX_TEXT:,} characters (a catalog's limit); skipped")
                 continue
+            if "#" in value:  # dynamicprompts reads the rest of the line as a comment
+                value = value[:value.index("#")].rstrip()
+                if not value:
+                    continue
+            builder.wildcards.setdefault(wild, []).append(value)
             if _NESTED.search(value):
-                builder.warn(where, f"{value[:60]!r} uses a wildcard or variants; needs the variation "
-                             "feature of issue 10; skipped")
+                builder.warn(where, f"{value[:60]!r} uses a wildcard or variants: kept in `wildcards:` "
+                             f"(__{wild}__) only, not as a style entry")
                 continue
             key = f"{group}_{identifier(convert(value, placeholder=False)[0], fallback='value')}"[:MAX_KEY].strip("_")
             builder.add(where, value, value, "", tags=["wildcard", group], section="style",

@@ -593,7 +593,8 @@ def _overlap_warnings(decl, positive, negative, warnings) -> None:
 
 
 def resolve_slot_text(slot: ast.Slot, scope: Scope) -> str:
-    """One slot's own words (templates rendered without the subject), for per-slot token counts."""
+    """One slot's own words (templates rendered without the subject), for per-slot token counts;
+    of a choice, an alternation or a wildcard, the longest words it can give."""
     section = None if slot.name == "subject" else slot.name
     words = []
     for phrase in slot.phrases:
@@ -604,6 +605,17 @@ def resolve_slot_text(slot: ast.Slot, scope: Scope) -> str:
                          for side in (item.before, item.after)
                          if not (isinstance(side, ast.Literal) and not side.text.strip())]
                 parts.append(max(sides, key=len))
+            elif isinstance(item, (ast.Alternate, ast.Choice)):  # the longest option counts (a pick-N: the longest ones)
+                options = item.options if isinstance(item, ast.Alternate) else [
+                    replace(phrase, pieces=o.pieces) for o in item.options if o.pieces]
+                texts = sorted((resolve_slot_text(replace(slot, phrases=(o if isinstance(o, ast.Phrase) else replace(
+                    phrase, pieces=(o,)),)), scope) for o in options), key=len, reverse=True)
+                parts.append(item.sep.join(texts[:item.high]) if isinstance(item, ast.Choice) else texts[0])
+            elif isinstance(item, ast.Wildcard):  # its longest value, as written
+                from .choices import lookup_wildcard
+
+                found = lookup_wildcard(scope, item.catalog, item.path) or []
+                parts.append(max((v.text for _, values in found for v in values), key=len, default=""))
             elif isinstance(item, ast.Literal):
                 parts.append(item.text)
             else:

@@ -271,21 +271,22 @@ def _holds(path: Path, built, out: Path) -> bool:
 @click.argument("file", type=click.Path(dir_okay=False))
 @options.prompt()
 @options.json
+@options.variation()
 @options.catalogs
-def tokens(file, prompt, as_json, catalogs) -> int:
+def tokens(file, prompt, as_json, catalogs, combinatorial, random_n, max_n, seed) -> int:
     """Count CLIP tokens per prompt and per slot (CLIP reads 75 at a time)."""
     from ..lint import longest, side_texts
     from ..tokens import CONTEXT
     from .common import print_warnings
 
-    result = compile_path(file, catalogs)
+    result = compile_path(file, catalogs, variation(combinatorial, random_n, seed, max_n), prompt)
     print_warnings(result.warnings)
     records = []
     for p in selected(result, prompt):
         texts = side_texts(p)
         pos, neg = longest(texts["positive"]), longest(texts["negative"])
         variants = len(texts["positive"])
-        slots = dict(slot_tokens(result, p.name))
+        slots = dict(slot_tokens(result, p.origin.prompt if p.origin else p.name))  # of choices: the longest
         if as_json:
             records.append({"prompt": p.name, "positive": pos, "negative": neg, "context": CONTEXT,
                             "variants": variants, "slots": slots})

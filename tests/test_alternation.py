@@ -51,7 +51,7 @@ def test_targets():
 @pytest.mark.parametrize("body, message", [
     ('steps ["1" | "2"]', "cannot alternate during sampling"),
     ('subject [{"a" | "b"} | "c"]', "not choices or wildcards"),
-    ('subject ["a"]', "unexpected"),
+    ('subject ["a"]', "an alternation reads"),
 ])
 def test_errors(body, message):
     with pytest.raises(PromptError, match=message):

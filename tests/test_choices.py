@@ -273,3 +273,28 @@ def test_imported_wildcard_folder_is_a_wildcards_section(project, capsys):
     assert main(["catalog", "import", "wc", "-o", "wc.yaml", "--name", "wc"]) == 0
     got, _ = texts('use "./wc.yaml"\nprompt p {\n subject "a" wc.__colors/warm__\n}\n')
     assert got == ["a red", "a pale orange", "a deep orange"]
+
+
+@pytest.mark.parametrize("body", [
+    'subject "a" {"red" | "blue"} "car"',
+    'subject "a" {"red" | "blue"}, "parked", {"at dawn" | "at dusk"}\n format stock_photo\n quality 4k',
+    'subject "a" {"red" | "blue"} "car"\n format oil_painting\n negative "red", blurry',  # overlap warnings
+    'subject "  a ,", {"big  red" | ", blue ,"} "car"\n style van_gogh:1.2',
+    'subject {"a" | "b"}++ "car"',  # weighted picks: the ordinary road
+    'subject "x" { | "y"} {"z" | }',  # empty picks
+    'subject {2$$ "a" | "b" | "c"} "x"\n format stock_photo',
+])
+def test_fast_road_gives_what_the_ordinary_road_gives(project, body, monkeypatch):
+    import promptlang.expansion
+
+    source = prompt(body, head="use core\n")
+    of, used = promptlang.expansion._Assembly.of, []
+    monkeypatch.setattr(promptlang.expansion._Assembly, "of",
+                        classmethod(lambda cls, *a: used.append(of(*a)) or used[-1]))
+    fast, result = texts(source)
+    assert used[0] is not None  # the fast road was taken (a combination may still leave it)
+    fast_json = [ir.to_json(p) for p in result.prompts]
+    monkeypatch.setattr(promptlang.expansion._Assembly, "of", classmethod(lambda cls, *a: None))
+    slow, slow_result = texts(source)
+    assert fast == slow and fast_json == [ir.to_json(p) for p in slow_result.prompts]
+    assert [str(w) for w in result.warnings] == [str(w) for w in slow_result.warnings]

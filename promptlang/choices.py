@@ -589,14 +589,17 @@ def _scaled(piece, weight: float):
 
 
 def _shown(source: str | None, option: ast.Option) -> str:
-    """An option as a person reads it: its words, or its source text."""
-    if not option.pieces:
-        return ""
-    if all(isinstance(p, ast.Literal) for p in option.pieces):
-        return " ".join(p.text for p in option.pieces)
-    if source is not None and option.span is not None:
-        return " ".join(source[option.span.start:option.span.end].split())
-    return " ".join(getattr(p, "qualified", getattr(p, "text", "?")) for p in option.pieces)
+    """An option as a person reads it: its words, catalog names and wildcards."""
+    def one(p) -> str:
+        if isinstance(p, ast.Literal):
+            return p.text
+        if isinstance(p, (ast.Ref, ast.Wildcard)):
+            return p.qualified + (f":{p.weight:g}" if p.weight != 1.0 else "")
+        if isinstance(p, ast.Edit):
+            return f"{one(p.before)} -> {one(p.after)} at {p.at:g}"
+        return "{…}" if isinstance(p, ast.Choice) else "[…]"
+
+    return " ".join(one(p) for p in option.pieces)
 
 
 def _text_shown(parts) -> str:

@@ -298,3 +298,18 @@ def test_fast_road_gives_what_the_ordinary_road_gives(project, body, monkeypatch
     slow, slow_result = texts(source)
     assert fast == slow and fast_json == [ir.to_json(p) for p in slow_result.prompts]
     assert [str(w) for w in result.warnings] == [str(w) for w in slow_result.warnings]
+
+
+def test_sheet_vary_is_a_choice_underneath(tiny_cli, capsys):
+    Path("v.prompt").write_text('use core\nprompt p {\n subject "a car"\n size 64x64\n steps 2\n seed 1\n}\n')
+    assert tiny_cli("sheet", "v.prompt", "--vary", "style=van_gogh,dali", "-m", "builtin:tiny", "-o", "s.png",
+                    "-q") == 0
+    tiles = sorted(Path("s-tiles").glob("*.png"))
+    assert [t.name for t in tiles] == ["s-r00-c00-p-1.png", "s-r01-c00-p-1.png"]
+    capsys.readouterr()
+    assert tiny_cli("show", str(tiles[1])) == 0
+    shown = capsys.readouterr().out
+    assert "expanded:  prompt p #2" in shown and "= 'dali'" in shown and "row 1 (p · style=dali)" in shown
+    # a value that cannot be an option (an edit) is resolved on its own, as before
+    assert tiny_cli("sheet", "v.prompt", "--vary", 'subject="a" -> "b" at 0.5', "-m", "builtin:tiny", "-o",
+                    "e.png", "-q") == 0

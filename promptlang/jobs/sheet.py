@@ -56,6 +56,35 @@ def varied(compiled, name: str, slot: str, value: str) -> ir.Prompt:
     return same[0] if same else prompts[0]  # the value took the choice away: one prompt is left
 
 
+def _as_choice(compiled, name: str, slot: str, values) -> list | None:
+    """``--vary style=van_gogh,dali`` on a prompt without choices, as the choice
+    ``style {van_gogh | dali}``: the prompts it expands to, one per value in order, each named
+    as the prompt and recording its pick. None where a value is no option of a choice (an
+    edit, a blend, a setting) or the prompt has choices of its own: then each value is
+    resolved on its own (:func:`varied`), with errors that name it."""
+    from ..choices import Variation
+    from ..expansion import resolve
+    from ..syntax import SLOTS, parse_field
+
+    if slot not in SLOTS or compiled.prompt(name).origin:
+        return None
+    where = f"--vary {slot}=" + ",".join(values)
+    try:
+        node = parse_field(slot, "{" + " | ".join(values) + "}", where)
+    except PromptError:
+        return None
+    decls = tuple(dataclasses.replace(d, body=_replaced(d.body, node, {slot})) if d.name == name else d
+                  for d in compiled.file.prompts)
+    try:
+        prompts, _ = resolve(dataclasses.replace(compiled.file, prompts=decls), compiled.scope,
+                             Variation(max=len(values)), only=name)
+    except PromptError:
+        return None  # said again, value by value, by `varied`
+    if len(prompts) != len(values):
+        return None
+    return [dataclasses.replace(p, name=name) for p in prompts]
+
+
 def _replaced(body: ast.Block, node, drop: set) -> ast.Block:
     is_slot = isinstance(node, ast.Slot)
     return dataclasses.replace(
@@ -120,7 +149,9 @@ def plan(compiled, out, *, prompts=None, seeds=None, models=None, vary=None, mod
     for n in names:
         if vary:
             slot, values = vary
-            rows += [(f"{n} · {slot}={v}", varied(compiled, n, slot, v), f"{slot}={v}") for v in values]
+            chosen = _as_choice(compiled, n, slot, values)
+            rows += [(f"{n} · {slot}={v}", chosen[i] if chosen else varied(compiled, n, slot, v), f"{slot}={v}")
+                     for i, v in enumerate(values)]
         else:
             prompt = compiled.prompt(n)
             picked = ", ".join(v for _, v in prompt.origin.choices) if prompt.origin else ""

@@ -71,3 +71,17 @@ def test_render_alternates(tiny_cli):
     assert (both != cat).any() and (both != dog).any()
     assert tiny_cli("reproduce", "out/both-3.png", "-o", "again") == 0
     assert (np.asarray(Image.open("again/both-3.png"), dtype=int) == both).all()
+
+
+def test_embed_keeps_the_turns(tiny_cli):
+    import json
+    from pathlib import Path
+
+    from safetensors import safe_open
+
+    Path("a.prompt").write_text('prompt p {\n subject "a" ["cat" | "dog"]\n}\n')
+    assert tiny_cli("embed", "a.prompt", "-p", "p", "-m", "builtin:tiny", "-o", "p.safetensors") == 0
+    with safe_open("p.safetensors", "pt") as f:
+        meta, names = f.metadata(), set(f.keys())
+    assert json.loads(meta["turns"]) == [[2, 0], [2, 1]] and json.loads(meta["stages"]) == [0.0]
+    assert "stage1.prompt_embeds" in names

@@ -69,7 +69,8 @@ def run(the_plan: Plan, *, backend=None, report=ignore) -> list[Path]:
         model = backend.model(model_id)
         prompts = [completed(p, model) for p, _ in group]
         for (prompt, path), conditioning in zip(group, encode(prompts, model, cache_dir=the_plan.cache_dir)):
-            tensors, meta = embeddings.pack(conditioning.segments, conditioning.starts)
+            tensors, meta = embeddings.pack(conditioning.segments, conditioning.starts,
+                                            [(s.every, s.phase) for s in prompt.segments])
             meta.update({"promptlang_version": __version__, "model": model_id, "prompt": prompt.name,
                          "compel": compel.emit(prompt), "source_sha256": the_plan.digest,
                          "source": the_plan.source_path})

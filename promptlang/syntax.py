@@ -119,11 +119,31 @@ def parse(source: str, path: str = "<string>") -> ast.File:
     if "\x00" in source:
         raise PromptError("file contains a NUL character (is it a binary file?)",
                           span_at(path, source, source.index("\x00")), source=source)
+    _check_nesting(source, path)
     try:
         tree = parser().parse(source, start="start")
     except UnexpectedInput as exc:
         raise _syntax_error(exc, source, path) from None
     return _Builder(path, source).file(tree)
+
+
+MAX_NESTING = 32  # `{` and `[` inside one another (a block and the choices inside it)
+_NESTING = re.compile(r'"(?:[^"\\\n]|\\.)*"?|#[^\n]*|[{}\[\]]')
+
+
+def _check_nesting(source: str, path: str) -> None:
+    """Choices nest (`{a | {b | c}}`); past MAX_NESTING it is an error here, in linear time,
+    before the parser and the tree builder recurse into it."""
+    depth = 0
+    for m in _NESTING.finditer(source):
+        ch = m.group(0)
+        if ch in "{[":
+            depth += 1
+            if depth > MAX_NESTING:
+                raise PromptError(f"choices nest more than {MAX_NESTING} deep", span_at(path, source, m.start()),
+                                  source=source)
+        elif ch in "}]":
+            depth = max(0, depth - 1)
 
 
 def _parse_line(text: str, where: str, start: str, what: str):

@@ -313,3 +313,12 @@ def test_sheet_vary_is_a_choice_underneath(tiny_cli, capsys):
     # a value that cannot be an option (an edit) is resolved on its own, as before
     assert tiny_cli("sheet", "v.prompt", "--vary", 'subject="a" -> "b" at 0.5', "-m", "builtin:tiny", "-o",
                     "e.png", "-q") == 0
+
+
+def test_nesting_is_bounded_before_parsing():
+    deep = 'prompt a {\n subject ' + "{" * 5000 + '"a"' + "}" * 5000 + "\n}\n"
+    with pytest.raises(PromptError, match="choices nest more than 32 deep") as info:
+        compile_source(deep, "t.prompt", lint=False)
+    assert (info.value.span.line, info.value.span.column) == (2, 41)
+    ok = 'prompt a {\n subject ' + "{" * 20 + '"a" | "b"' + "}" * 20 + "\n}\n"
+    assert [emit("plain", p) for p in compile_source(ok, "t.prompt", lint=False).prompts] == ["a", "b"]

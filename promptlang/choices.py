@@ -504,7 +504,7 @@ class Compiler:
 
     # -- wildcards and text (dynamicprompts syntax)
 
-    def wildcard_node(self, catalog, path, span, stack, as_piece=None, bound=None) -> Node:
+    def wildcard_node(self, catalog, path, span, stack, as_piece=None, bound=None, used_in=None) -> Node:
         shown = f"{catalog}.__{path}__" if catalog else f"__{path}__"
         if shown in stack:
             chain = " -> ".join(stack + (shown,))
@@ -517,7 +517,8 @@ class Compiler:
         found = lookup_wildcard(self.scope, catalog, path)
         if found is None:
             names = wildcard_names(self.scope, catalog)
-            raise self.error(f"unknown wildcard `{shown}`{suggest(path, names)}", span,
+            raise self.error(f"unknown wildcard `{shown}`" + (f" (used in {used_in})" if used_in else "")
+                             + suggest(path, names), span,
                              hint=("wildcards: " + ", ".join(f"__{n}__" for n in names[:12])
                                    + (" …" if len(names) > 12 else "")) if names else
                              "no catalog in use has wildcards: add a `wildcards:` section to a catalog, or "
@@ -561,12 +562,12 @@ class Compiler:
             if isinstance(part, str):
                 nodes.append(self._node(Leaf(((part, ()), ()))))
             elif isinstance(part, TWild):
-                nodes.append(self.wildcard_node(None, part.path, span, stack))
+                nodes.append(self.wildcard_node(None, part.path, span, stack, used_in=where))
             else:
                 only = part.options[0] if len(part.options) == 1 else None
                 if part.counted and only is not None and len(only) == 1 and isinstance(only[0], TWild):
                     nodes.append(self.wildcard_node(None, only[0].path, span, stack,
-                                                    bound=(part.low, part.high, part.sep)))
+                                                    bound=(part.low, part.high, part.sep), used_in=where))
                     continue
                 options = [self._text_parts(o, where, span, stack) for o in part.options]
                 names = tuple(_text_shown(o) for o in part.options)

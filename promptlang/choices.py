@@ -22,10 +22,7 @@ dynamicprompts' syntax: ``a {red|blue} car``, ``{2$$ and $$a|b|c}``, ``__colors_
 """
 from __future__ import annotations
 
-import fnmatch
-import hashlib
 import math
-import random
 import re
 from dataclasses import dataclass, replace
 from itertools import permutations, product
@@ -414,6 +411,8 @@ def lookup_wildcard(scope, catalog: str | None, path: str) -> list[tuple[str, tu
     for cat in cats:
         table.update(getattr(cat, "wildcards", {}) or {})
     if any(ch in path for ch in "*?["):
+        import fnmatch
+
         found = [(name, table[name]) for name in sorted(table) if fnmatch.fnmatchcase(name, path)]
         return found or None
     return [(path, table[path])] if path in table else None
@@ -707,7 +706,11 @@ def _finished(slot: str, phrase: ast.Phrase, pieces) -> list:
     return [replace(phrase, pieces=(p,)) for p in out]
 
 
-def seeded(seed: int, name: str, k: int) -> random.Random:
-    """The generator of the k-th random prompt of ``name``: from (seed, name, k) alone."""
+def seeded(seed: int, name: str, k: int):
+    """The generator (a ``random.Random``) of the k-th random prompt of ``name``: from
+    (seed, name, k) alone."""
+    import hashlib
+    import random
+
     digest = hashlib.sha256(f"{seed}\x00{name}\x00{k}".encode("utf-8")).digest()
     return random.Random(int.from_bytes(digest[:16], "big"))

@@ -230,6 +230,12 @@ def _expansions(decl: ast.PromptDecl, merged: _Merged, scope: Scope, source: str
     def texts():
         from .targets import plain as target
 
+        if mode == "combinatorial" and index is None:
+            every = fast.every_plain(expansion)
+            if every is not None:  # every combination's words are plain: no IR, no per-prompt work
+                for k, text in enumerate(every, 1):
+                    yield f"{name}.{k}", text, ()
+                return
         emitted: list = []
         for k, values in made():
             text = fast.plain(values)
@@ -354,6 +360,40 @@ class _Assembly:
         if self.negative:
             _overlap_warnings(self.decl, positive, self.negative, found)
         return ir.Segment(0.0, positive, self.negative)
+
+    def every_plain(self, expansion):
+        """Every combination's `plain` text, in order, straight from each choice's listed words;
+        None when a choice has too many values to list, or a value that is not plain words."""
+        from itertools import product
+
+        columns = []
+        for phrase in self.phrases:
+            if type(phrase) is not int:
+                columns.append([phrase])
+                continue
+            node = expansion.root.children[phrase]
+            if node.count() > 4_096:
+                return None
+            words = [self._words(v[0]) for v in node.values()]
+            if any(w is None for w in words):
+                return None
+            columns.append(words)
+        head, tail = self.plain_text
+        if not any(all(w for _, w in column) for column in columns):
+            return None  # some combination may have no words at all: the ordinary road says what then
+        if all(w for column in columns for _, w in column):  # no phrase is ever empty: a join each
+            joined = [[w for _, w in columns[0]]] + [[j + w for j, w in column] for column in columns[1:]]
+            return (head + "".join(combo) + tail for combo in product(*joined))
+
+        def texts():
+            for combo in product(*columns):
+                subject = None
+                for j, w in combo:
+                    if w:
+                        subject = w if subject is None else subject + j + w
+                yield head + subject + tail
+
+        return texts()
 
     def plain(self, values) -> str | None:
         """The `plain` target's text for one combination (the IR's words, as plain.emit joins them)."""

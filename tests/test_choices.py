@@ -294,9 +294,13 @@ def test_fast_road_gives_what_the_ordinary_road_gives(project, body, monkeypatch
     fast, result = texts(source)
     assert used[0] is not None  # the fast road was taken (a combination may still leave it)
     fast_json = [ir.to_json(p) for p in result.prompts]
+    (project / "t.prompt").write_text(source)
+    _, plain, _ = stream_file(project / "t.prompt", plain=True)  # what `expand` writes
+    plain = list(plain)
     monkeypatch.setattr(promptlang.expansion._Assembly, "of", classmethod(lambda cls, *a: None))
     slow, slow_result = texts(source)
     assert fast == slow and fast_json == [ir.to_json(p) for p in slow_result.prompts]
+    assert plain == [(p.name, emit("plain", p)) for p in slow_result.prompts]
     assert [str(w) for w in result.warnings] == [str(w) for w in slow_result.warnings]
 
 

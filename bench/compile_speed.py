@@ -10,7 +10,7 @@
 2. Times the whole file: ``compile_source(text, lint=False)`` plus
    ``targets.compel.emit`` for every prompt, ``--repeats`` times; reports the median
    of total / N. Then each stage on its own: parse (``syntax.parse``), catalogs
-   (``resolve.load_scope``, once per file), resolve (``resolve.resolve``), emit.
+   (``resolve.load_scope``, once per file), resolve (``expansion.resolve``), emit.
 3. Times Compel's own parser, ``compel.Compel.parse_prompt_string(s)``, on the
    emitted positive strings: K of them (``--compel-sample``), each once, median.
    Compel needs 0.1-1 s a prompt here, so all N would take many minutes; a time
@@ -58,7 +58,8 @@ import yaml  # noqa: E402
 
 import promptlang  # noqa: E402
 from promptlang import syntax  # noqa: E402
-from promptlang.resolve import load_scope, resolve  # noqa: E402
+from promptlang.expansion import resolve  # noqa: E402
+from promptlang.resolve import load_scope  # noqa: E402
 from promptlang.targets import compel as compel_target  # noqa: E402
 
 GOAL = 50.0            # Compel parse time / promptlang time per prompt
@@ -404,7 +405,7 @@ def main(argv=None) -> int:
     stage_sum = sum(stages.values())
     print("    stages, timed separately afterwards (median of each; per prompt = file time / N):")
     for key, label in (("parse", "parse     syntax.parse"), ("load_scope", "catalogs  resolve.load_scope"),
-                       ("resolve", "resolve   resolve.resolve"), ("emit", "emit      targets.compel.emit")):
+                       ("resolve", "resolve   expansion.resolve"), ("emit", "emit      targets.compel.emit")):
         print(f"      {label:32s} {fmt(stages[key]):>10s} per file  {fmt(stages[key] / n):>9s} per prompt  "
               f"{100 * stages[key] / stage_sum:4.1f} %")
 

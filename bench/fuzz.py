@@ -395,6 +395,7 @@ def work(task: dict) -> dict:
     scratch = tempfile.mkdtemp(prefix="promptlang-fuzz-")
     for path in (ROOT / "examples").glob("*.yaml"):
         shutil.copy(path, scratch)
+    shutil.copytree(ROOT / "examples" / "wildcards", Path(scratch) / "wildcards")  # `use wildcards "./wildcards"`
     before = os.getcwd()
     tally = {"inputs": 0, "shrinking": 0.0, "ok": 0, "error": 0, "crash": 0, "hang": 0, "signatures": {},
              "slowest": {"ms": 0.0, "size": 0, "text": ""}, "by_generator": {n: 0 for n, _ in GENERATORS}}

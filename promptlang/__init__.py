@@ -27,12 +27,14 @@ _LAZY = {
     "encode": ("diffusion.encode", "encode"),
     "render": ("jobs.render", "render"),
 }
-_SUBMODULES = ("adapters", "ast", "catalog", "compiler", "errors", "ir", "lint", "resolve", "settings", "syntax", "targets",
-               "template", "tokens", "artifacts", "diffusion", "jobs")
+_SUBMODULES = ("adapters", "ast", "catalog", "choices", "compiler", "errors", "expansion", "ir", "lint", "resolve",
+               "settings", "syntax", "targets", "template", "tokens", "artifacts", "diffusion", "jobs")
 
 
-def compile(source_or_path, *, target: str | None = None, search_dirs=()):
+def compile(source_or_path, *, target: str | None = None, search_dirs=(), variation=None):
     """Compile a `.prompt` file (a path) or text (a string containing a newline or `{`).
+    ``variation`` (:class:`promptlang.choices.Variation`): how prompts with choices expand
+    (every combination, at most 1,000, by default).
 
     Returns the list of IR prompts, or with ``target`` the list of emitted strings.
     """
@@ -43,9 +45,9 @@ def compile(source_or_path, *, target: str | None = None, search_dirs=()):
 
     text = str(source_or_path)
     if isinstance(source_or_path, os.PathLike) or ("\n" not in text and "{" not in text):
-        result = compile_file(source_or_path, search_dirs=search_dirs)
+        result = compile_file(source_or_path, search_dirs=search_dirs, variation=variation)
     else:
-        result = compile_source(text, search_dirs=search_dirs)
+        result = compile_source(text, search_dirs=search_dirs, variation=variation)
     if target is None:
         return result.prompts
     return [emit(target, p) for p in result.prompts]

@@ -25,6 +25,7 @@ class Literal:
     text: str
     weight: float
     span: Span
+    negative: str = ""  # a wildcard value's own negative, which follows the value when it is picked
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,7 @@ class Ref:
     name: str
     weight: float
     span: Span
+    text: str | None = None  # the entry's text with its choices picked (set by expansion only)
 
     @property
     def qualified(self) -> str:
@@ -42,6 +44,52 @@ class Ref:
 
 
 Item = Union[Literal, Ref]
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One option of a choice: pieces written side by side (none: the empty option) and its
+    weight for random picks (``2:: "x"``)."""
+
+    pieces: tuple
+    chance: float
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """``{a | b | c}``: ``low`` to ``high`` of the options (one by default), joined by ``sep``;
+    ``weight`` multiplies the picked pieces' weights. Expansion replaces it (see
+    :mod:`promptlang.choices`); the resolver never sees one."""
+
+    options: tuple[Option, ...]
+    low: int
+    high: int
+    sep: str
+    weight: float
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Wildcard:
+    """``__animals__``, ``__colors/*__`` or ``core.__animals__``: one of a wildcard's values."""
+
+    catalog: str | None
+    path: str
+    weight: float
+    span: Span
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.catalog}.__{self.path}__" if self.catalog else f"__{self.path}__"
+
+
+@dataclass(frozen=True, slots=True)
+class Alternate:
+    """``[cat | dog]``: the options take turns, one denoising step each."""
+
+    options: tuple[Item, ...]
+    span: Span
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +180,7 @@ class Use:
     is_path: bool
     span: Span
     constraints: tuple[Constraint, ...] = ()
+    wildcards: bool = False  # `use wildcards "./folder"`: a dynamicprompts wildcard folder
 
 
 @dataclass(frozen=True, slots=True)

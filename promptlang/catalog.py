@@ -26,7 +26,11 @@ SECTIONS = ("format", "style", "quality", "negative")
 # Files a render loads beside the text: a LoRA (`lora NAME:0.8` in a prompt) and a
 # textual-inversion embedding (its name as an item of any slot: `negative easynegative`).
 ADAPTER_SECTIONS = ("lora", "embedding")
-TOP_KEYS = ("name", "version", "description", "requires") + SECTIONS + ADAPTER_SECTIONS
+TOP_KEYS = ("name", "version", "description", "requires") + SECTIONS + ADAPTER_SECTIONS + ("wildcards",)
+WILD_KEYS = ("text", "negative", "weight", "chance")
+WILD_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-]*$")
+MAX_WILD_VALUES = 100_000  # values of all a catalog's wildcards
+MAX_WILD_DEPTH = 16  # wildcards nested in wildcards (`colors: {warm: [...]}` is __colors/warm__)
 ENTRY_KEYS = ("text", "negative", "weight", "tags", "description")
 ADAPTER_KEYS = {"lora": ("file", "trigger", "weight", "sha256", "tags", "description"),
                 "embedding": ("file", "weight", "sha256", "tags", "description")}
@@ -67,6 +71,7 @@ class Catalog:
     requires: tuple[str, ...]
     entries: dict  # section -> {key: Entry}: every one of SECTIONS; `lora`/`embedding` where it has some
     source: str = field(default="", repr=False, compare=False)
+    wildcards: dict = field(default_factory=dict, repr=False, compare=False)  # name -> tuple[WildValue]
 
     def get(self, section: str, key: str) -> Entry | None:
         return self.entries.get(section, {}).get(key)
@@ -273,7 +278,7 @@ def _load_cached(path: str, size: int, mtime_ns: int, shown: str) -> Catalog:
 # styles/core.yaml, a tenth of a short command); what validation gives depends only on the
 # file's bytes, so it is kept in promptlang's cache as JSON, under the file's sha256 and
 # this format (bump it when validation changes what it gives). Only valid catalogs are kept.
-CACHE_FORMAT = "catalog-3"
+CACHE_FORMAT = "catalog-4"  # 3 was two formats (LoRA files; wildcards) before they met
 _SPAN = ("line", "column", "end_line", "end_column", "start", "end")
 
 
@@ -284,6 +289,8 @@ def _to_cache(cat: Catalog) -> dict:
 
     return {"name": cat.name, "version": cat.version, "description": cat.description,
             "requires": list(cat.requires),
+            "wildcards": {name: [[v.text, v.negative, v.weight, v.chance, v.where] for v in values]
+                          for name, values in cat.wildcards.items()},
             "entries": {section: {key: entry(e) for key, e in items.items()} for section, items in cat.entries.items()}}
 
 
@@ -302,8 +309,12 @@ def _from_cache(data, shown: str, source: str, sha: str) -> Catalog | None:
                 items[key] = Entry(section, key, text, negative, float(weight), tuple(tags), description,
                                    data["name"], where, file, digest)
             entries[section] = items
+        from .choices import WildValue
+
+        wildcards = {name: tuple(WildValue(t, n, float(w), float(c), where) for t, n, w, c, where in values)
+                     for name, values in data["wildcards"].items()}
         return Catalog(data["name"], data["version"], data["description"], shown, sha, tuple(data["requires"]),
-                       entries, source)
+                       entries, source, wildcards)
     except (KeyError, TypeError, ValueError):
         return None
 
@@ -493,8 +504,80 @@ class _Validator:
             found = self.section(name, section, data.get(section), nodes.get(section))
             if found:
                 entries[section] = found
+        wildcards = {}
+        if data.get("wildcards") is not None:
+            self.wildcard_map(data["wildcards"], nodes["wildcards"][1], "", wildcards, 0)
         return Catalog(name, str(version), description, self.path, self.sha, tuple(requires),
-                       entries, self.source)
+                       entries, self.source, wildcards)
+
+    def wildcard_map(self, value, node, prefix: str, out: dict, depth: int) -> None:
+        """``wildcards:``: names to lists of values; a mapping inside is a folder
+        (``colors: {warm: [...]}`` is ``__colors/warm__``)."""
+        keypath = "wildcards" + ("." + prefix.rstrip("/").replace("/", ".") if prefix else "")
+        if not isinstance(value, dict):
+            raise self.fail(keypath, "expected a mapping of wildcard names to lists of values", node)
+        if depth > MAX_WILD_DEPTH:
+            raise self.fail(keypath, f"wildcards nest more than {MAX_WILD_DEPTH} deep", node)
+        nodes = self.children(node)
+        for key, item in value.items():
+            knode, vnode = nodes.get(key, (node, node))
+            name = f"{prefix}{key}"
+            where = f"wildcards.{name.replace('/', '.')}"
+            if not WILD_NAME.match(str(key)):
+                raise self.fail(where, "wildcard names are letters, digits, `_` and `-`", knode)
+            if isinstance(item, dict):
+                self.wildcard_map(item, vnode, name + "/", out, depth + 1)
+            elif isinstance(item, list):
+                values: list = []
+                self.wildcard_values(item, vnode, where, values, depth)
+                out[name] = tuple(values)
+                if sum(len(v) for v in out.values()) > MAX_WILD_VALUES:
+                    raise self.fail(where, f"the wildcards hold more than {MAX_WILD_VALUES:,} values", vnode)
+            else:
+                raise self.fail(where, "expected a list of values (or a mapping of wildcards inside it)", vnode)
+
+    def wildcard_values(self, items: list, node, where: str, out: list, depth: int) -> None:
+        """A wildcard's values: strings (dynamicprompts syntax: `{a|b}`, `__other__`), numbers,
+        mappings with `text`, `negative`, `weight` and `chance`, and lists (their values, in place)."""
+        import yaml
+
+        from .choices import WildValue
+
+        children = node.value if isinstance(node, yaml.SequenceNode) else [node] * len(items)
+        for i, (item, inode) in enumerate(zip(items, children)):
+            at = f"{where}[{i}]"
+            shown = f"{self.path}:{self.span(inode).line}" if inode is not None else self.path
+            if isinstance(item, bool) or item is None:
+                raise self.fail(at, "expected a string, a number or a mapping with `text`", inode)
+            if isinstance(item, list):
+                if depth > MAX_WILD_DEPTH:
+                    raise self.fail(at, f"lists nest more than {MAX_WILD_DEPTH} deep", inode)
+                self.wildcard_values(item, inode, at, out, depth + 1)
+                continue
+            if isinstance(item, (str, int, float)):
+                text = str(item) if not isinstance(item, str) else item
+                if len(text) > MAX_TEXT:
+                    raise self.fail(at, f"is too long ({len(text):,} characters; at most {MAX_TEXT:,})", inode)
+                out.append(WildValue(text, where=shown))
+                continue
+            if not isinstance(item, dict):
+                raise self.fail(at, "expected a string, a number or a mapping with `text`", inode)
+            nodes = self.children(inode)
+            for k in item:
+                if k not in WILD_KEYS:
+                    raise self.fail(f"{at}.{k}", f"unknown field{suggest(str(k), WILD_KEYS)} (allowed: "
+                                    + ", ".join(WILD_KEYS) + ")", nodes.get(k, (inode,))[0])
+            text = self.string(item, "text", nodes, required=True, prefix=f"{at}.", parent=inode)
+            negative = self.string(item, "negative", nodes, prefix=f"{at}.")
+            numbers = []
+            for k, low in (("weight", -100), ("chance", 0)):
+                v = item.get(k, 1.0)
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or not low <= v <= (100 if k == "weight"
+                                                                                            else 1e6):
+                    raise self.fail(f"{at}.{k}", f"expected a number between {low} and "
+                                    f"{100 if k == 'weight' else '1,000,000'}", nodes.get(k, (inode, inode))[1])
+                numbers.append(float(v))
+            out.append(WildValue(text, negative, numbers[0], numbers[1], shown))
 
     @staticmethod
     def children(node) -> dict:

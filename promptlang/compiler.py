@@ -6,7 +6,8 @@ from pathlib import Path
 
 from . import ast, ir, syntax
 from .errors import PromptError, Warning_
-from .resolve import Scope, load_scope, resolve
+from .expansion import resolve
+from .resolve import Scope, load_scope
 
 
 @dataclass(frozen=True)
@@ -15,6 +16,7 @@ class Compiled:
     scope: Scope
     prompts: list  # ir.Prompt, in file order
     warnings: list  # Warning_
+    variation: object = None  # how prompts with choices were expanded (promptlang.choices.Variation)
 
     def prompt(self, name: str) -> ir.Prompt:
         for p in self.prompts:
@@ -37,7 +39,10 @@ def read_source(path: str | Path) -> str:
         raise PromptError(f"{path}: not UTF-8 text (bad byte at offset {exc.start})") from None
 
 
-def compile_source(source: str, path: str = "<string>", *, search_dirs=(), lint: bool = True) -> Compiled:
+def compile_source(source: str, path: str = "<string>", *, search_dirs=(), lint: bool = True,
+                   variation=None, only: str | None = None) -> Compiled:
+    """``variation`` (:class:`promptlang.choices.Variation`): how prompts with choices expand
+    (every combination, at most 1,000, by default); ``only``: one prompt (or ``NAME.k``)."""
     file = syntax.parse(source, path)
     try:
         scope = load_scope(file, search_dirs)
@@ -45,15 +50,34 @@ def compile_source(source: str, path: str = "<string>", *, search_dirs=(), lint:
         if exc.source is None and exc.span is not None and exc.span.file == path:
             exc.source = source
         raise
-    prompts, warnings = resolve(file, scope)
+    prompts, warnings = resolve(file, scope, variation, only)
     if lint:
         from .lint import token_warnings
         warnings = warnings + token_warnings(prompts, source)
-    return Compiled(file, scope, prompts, warnings)
+    return Compiled(file, scope, prompts, warnings, variation)
 
 
-def compile_file(path: str | Path, *, search_dirs=(), lint: bool = True) -> Compiled:
-    return compile_source(read_source(path), str(path), search_dirs=search_dirs, lint=lint)
+def compile_file(path: str | Path, *, search_dirs=(), lint: bool = True, variation=None,
+                 only: str | None = None) -> Compiled:
+    return compile_source(read_source(path), str(path), search_dirs=search_dirs, lint=lint, variation=variation,
+                          only=only)
+
+
+def stream_file(path: str | Path, *, search_dirs=(), variation=None, only: str | None = None, plain: bool = False):
+    """(number of prompts, lazy iterator of ir.Prompt, warnings filled as it goes) for the
+    file at ``path``: its prompts with choices expanded one at a time (`promptlang expand`);
+    ``plain``: the iterator gives (name, plain text) instead."""
+    from .expansion import stream
+
+    source = read_source(path)
+    file = syntax.parse(source, str(path))
+    try:
+        scope = load_scope(file, search_dirs)
+    except PromptError as exc:
+        if exc.source is None and exc.span is not None and exc.span.file == str(path):
+            exc.source = source
+        raise
+    return stream(file, scope, variation, only, plain=plain)
 
 
 __all__ = ["Compiled", "compile_file", "compile_source", "read_source", "Warning_"]

@@ -58,12 +58,18 @@ class Segment:
     ``step``: set for an edit written ``at step 12`` (AUTOMATIC1111's ``[a:b:12]``): the
     segment takes over after that absolute step, whatever the number of steps; ``start``
     is then only that step as a fraction of the steps the prompt states (or 30), capped
-    at 1, for display and for choosing the longest stretch (:func:`fractions`)."""
+    at 1, for display and for choosing the longest stretch (:func:`fractions`).
+
+    An alternation (``[cat | dog]``) makes ``every`` segments with the same ``start``, one per
+    ``phase``: iteration ``i`` uses the one whose ``phase`` is ``i % every`` (A1111's
+    alternating words: the first iteration takes the first option)."""
 
     start: float
     positive: tuple[Fragment, ...] | Blend
     negative: tuple[Fragment, ...]
     step: int | None = None
+    every: int = 1
+    phase: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,12 +93,29 @@ class Adapter:
 
 
 @dataclass(frozen=True, slots=True)
+class Origin:
+    """How expansion made a prompt from one with choices (:mod:`promptlang.choices`): the
+    prompt it came from, its number there (1-based), ``combinatorial`` or ``random`` and the
+    seed that drew it, and its picks: (choice, option) pairs in the order the choices stand
+    (a wildcard's choice is ``__name__``; a `{…}` its line:column)."""
+
+    prompt: str
+    index: int
+    mode: str
+    seed: int | None
+    choices: tuple[tuple[str, str], ...]
+
+    def to_json(self) -> dict:
+        return {"prompt": self.prompt, "index": self.index, "mode": self.mode, "seed": self.seed}
+
+
+@dataclass(frozen=True, slots=True)
 class Prompt:
     """A resolved prompt: one schedule of segments, in order of ``start`` (the first at 0),
     and its settings as stated (``None``: not stated; see :func:`promptlang.settings.complete`).
-    ``origin`` will record how expansion picked this prompt (empty for now). ``adapters``:
-    the LoRAs and embeddings it needs, in the order they were written (DESIGN §5: carried
-    beside the segments).
+    ``origin`` records how expansion picked this prompt (an :class:`Origin`; ``()`` when the
+    prompt has no choices). ``adapters``: the LoRAs and embeddings it needs, in the
+    order they were written (DESIGN §5: carried beside the segments).
 
     ``timing``: how segment starts become sampler iterations (:func:`switch_steps`):
     ``"a1111"`` (AUTOMATIC1111's counting), or ``"floor"`` for records written before
@@ -158,10 +181,15 @@ def switch_steps(prompt: Prompt, iterations: int, steps: int | None = None) -> l
         return [min(iterations, math.floor(s.start * iterations + 1e-9)) for s in prompt.segments]
     steps = steps if steps is not None else (prompt.settings.steps or iterations)
     total = 2 * steps if iterations > steps else steps
-    out = [0]
-    for s in prompt.segments[1:]:
-        when = min(total, s.step if s.step is not None else int(s.start * total))
-        out.append(min(iterations, when + 1))
+    out = []
+    for k, s in enumerate(prompt.segments):
+        if s.phase:  # an alternation's later turns start with their stage's first
+            out.append(out[k - s.phase])
+        elif k == 0:
+            out.append(0)
+        else:
+            when = min(total, s.step if s.step is not None else int(s.start * total))
+            out.append(min(iterations, when + 1))
     return out
 
 
@@ -170,6 +198,23 @@ def fractions(prompt: Prompt) -> list[float]:
     ``at step k`` starts at ``k / steps``, capped at 1."""
     steps = complete(prompt.settings).steps
     return [min(1.0, s.step / steps) if s.step is not None else s.start for s in prompt.segments]
+
+
+def active(prompt: Prompt, starts: list[int], step: int) -> int:
+    """The index of the segment in force at iteration ``step`` (0-based), given the
+    iteration each segment starts at (:func:`switch_steps`): among the last stage that has
+    started, the one whose phase is ``step % every``."""
+    latest = max(s for s in starts if s <= step)
+    for k in range(len(starts) - 1, -1, -1):
+        segment = prompt.segments[k]
+        if starts[k] == latest and segment.phase == step % segment.every:
+            return k
+    raise ValueError(f"no segment of `{prompt.name}` holds at iteration {step}")
+
+
+def stages(prompt: Prompt) -> list[Segment]:
+    """The segments without the turns of an alternation: each stage's first phase."""
+    return [s for s in prompt.segments if s.phase == 0]
 
 
 def ends(prompt: Prompt) -> list[float]:
@@ -238,6 +283,9 @@ def to_json(prompt: Prompt) -> dict:
     if len(prompt.segments) > 1 or isinstance(first.positive, Blend):
         out["segments"] = [_segment_json(s) for s in prompt.segments]
         out["timing"] = prompt.timing
+    if prompt.origin:
+        out["choices"] = [{"choice": c, "value": v} for c, v in prompt.origin.choices]
+        out["expansion"] = prompt.origin.to_json()
     s = prompt.settings
     out["settings"] = {name: (_aspect(value) if name == "aspect" else value)
                        for name in Settings.__slots__ if (value := getattr(s, name)) is not None}
@@ -254,7 +302,8 @@ def _segment_json(segment: Segment) -> dict:
     else:
         positive = {"positive": _frags(segment.positive)}
     step = {} if segment.step is None else {"step": segment.step}
-    return {"start": segment.start, **step, **positive, "negative": _frags(segment.negative)}
+    turn = {"every": segment.every, "phase": segment.phase} if segment.every > 1 else {}
+    return {"start": segment.start, **step, **positive, "negative": _frags(segment.negative), **turn}
 
 
 def from_json(data: dict) -> Prompt:
@@ -282,8 +331,8 @@ def from_json(data: dict) -> Prompt:
         return value
 
     if version >= 2 and data.get("segments"):
-        segments = tuple(Segment(float(s["start"]), positive(s), frags(s["negative"]), step(s))
-                         for s in data["segments"])
+        segments = tuple(Segment(float(s["start"]), positive(s), frags(s["negative"]), step(s),
+                                 int(s.get("every", 1)), int(s.get("phase", 0))) for s in data["segments"])
     else:
         segments = (Segment(0.0, positive(data), frags(data["negative"])),)
         segments += tuple(Segment(float(s["at"]), positive(s), frags(s["negative"])) for s in data.get("stages") or ())
@@ -292,7 +341,13 @@ def from_json(data: dict) -> Prompt:
     if timing not in TIMINGS:
         raise ValueError(f"unknown timing {timing!r}")
     adapters = tuple(_adapter(a) for a in data.get("adapters") or ())
-    return Prompt(str(data["name"]), segments, _settings(stated), timing=timing, adapters=adapters)
+    origin = ()
+    if isinstance(data.get("expansion"), dict):
+        e = data["expansion"]
+        origin = Origin(str(e.get("prompt", data["name"])), int(e.get("index", 0)), str(e.get("mode", "")),
+                        None if e.get("seed") is None else int(e["seed"]),
+                        tuple((str(c["choice"]), str(c["value"])) for c in data.get("choices") or ()))
+    return Prompt(str(data["name"]), segments, _settings(stated), origin, timing=timing, adapters=adapters)
 
 
 def _adapter(d: dict) -> Adapter:

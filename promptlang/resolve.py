@@ -47,12 +47,14 @@ class Scope:
                 names = [c.name for c in self.catalogs]
                 raise PromptError(f"no catalog named `{ref.catalog}` is in use{suggest(ref.catalog, names)}",
                                   ref.span, hint="catalogs in use: " + (", ".join(names) or "none"))
-            return cat.get(section, ref.name)
-        for cat in reversed(self.catalogs):
             entry = cat.get(section, ref.name)
-            if entry is not None:
-                return entry
-        return None
+        else:
+            entry = None
+            for cat in reversed(self.catalogs):
+                entry = cat.get(section, ref.name)
+                if entry is not None:
+                    break
+        return entry if entry is None or ref.text is None else replace(entry, text=ref.text)
 
     def _unknown(self, section: str, ref: ast.Ref, keys) -> PromptError:
         elsewhere = [s for s in catalog.SECTIONS + ("lora",) if s != section
@@ -79,6 +81,9 @@ def load_scope(file: ast.File, search_dirs=()) -> Scope:
     base = Path(file.path).parent if named else Path.cwd()
     root, where = confinement(base, Path(file.path).name if named else None)
     for use in file.uses:
+        if use.wildcards:
+            scope.catalogs.append(_wildcard_folder(use, base, root, where, file.source))
+            continue
         if use.is_path:
             path = catalog.confined(base, use.target, what="catalog path", span=use.span, source=file.source,
                                     folder=where, root=root)
@@ -97,6 +102,28 @@ def load_scope(file: ast.File, search_dirs=()) -> Scope:
             _check_version(seen[str(path.resolve())], use.constraints, file.source)
     _check_project(scope, base)
     return scope
+
+
+def _wildcard_folder(use: ast.Use, base: Path, root: Path, where: str, source: str):
+    """``use wildcards "./folder"``: the folder's wildcards as a catalog that has only wildcards,
+    named after the folder (``wildcards.__animals__`` names one explicitly)."""
+    from .interop.common import identifier
+    from .interop.wildcards import load
+
+    path = catalog.confined(base, use.target, what="wildcard path", span=use.span, source=source,
+                            folder=where, root=root)
+    if not path.exists():
+        raise PromptError(f"wildcard folder not found: {use.target} (looked for {_display(path)})", use.span,
+                          source=source)
+    try:
+        wildcards = load(path)
+    except PromptError as exc:
+        raise PromptError(exc.message, use.span, source=source, hint=exc.hint) from None
+    if not wildcards:
+        raise PromptError(f"{use.target}: no wildcard files (.txt, .yaml, .json) in it", use.span, source=source)
+    name = identifier(path.stem if path.is_file() else path.name, fallback="wildcards")
+    return catalog.Catalog(name, "0", f"dynamicprompts wildcards from {use.target}", str(path), "", (),
+                           {section: {} for section in catalog.SECTIONS}, "", wildcards)
 
 
 def _check_project(scope: Scope, base: Path) -> None:
@@ -186,52 +213,10 @@ class _Merged:
     params: dict
 
 
-def resolve(file: ast.File, scope: Scope) -> tuple[list[ir.Prompt], list[Warning_]]:
-    """Every prompt of the file, in file order, as IR; plus warnings."""
-    try:
-        return _resolve(file, scope)
-    except PromptError as exc:
-        for err in {id(e): e for e in (exc, *exc.errors)}.values():
-            if err.source is None and err.span is not None and err.span.file == file.path:
-                err.source = file.source
-        raise
-
-
-def _resolve(file: ast.File, scope: Scope):
-    """Every independent error is collected: duplicate names, each block's settings and
-    catalog names (both sides of every edit, whichever side a prompt uses), each prompt's
-    `extends`; then each prompt is built, and what fails there is added."""
-    decls: dict[str, ast.PromptDecl] = {}
-    errors: list[PromptError] = []
-    for decl in file.prompts:
-        if decl.name in decls:
-            errors.append(PromptError(f"a prompt named `{decl.name}` is already defined on line "
-                                      f"{decls[decl.name].span.line}", decl.span))
-        else:
-            decls[decl.name] = decl
-    for block in ([file.defaults] if file.defaults is not None else []) + [d.body for d in file.prompts]:
-        errors.extend(_collect(_check_block, block))
-        errors.extend(_check_names(block, scope))
-    warnings: list[Warning_] = []
-    prompts = []
-    cycles = set()
-    for decl in file.prompts:
-        cycle = _cycle(decl, decls)
-        if cycle is not None:
-            if cycle in cycles:  # said once, for the first prompt that runs into it
-                continue
-            cycles.add(cycle)
-        try:
-            merged = _merge(decl, decls, file.defaults)
-            prompts.append(_with_adapters(_build(decl, merged, scope, warnings), merged, scope, file))
-        except PromptError as exc:
-            errors.append(exc)
-    if errors:
-        here = [e for e in errors if e.span is not None and e.span.file == file.path]
-        raise PromptError.several(sorted(here, key=lambda e: e.span.start) + [e for e in errors if e not in here])
-    for w in warnings:
-        object.__setattr__(w, "source", file.source) if w.source is None else None
-    return prompts, warnings
+def _attach(exc: PromptError, file: ast.File) -> None:
+    for err in {id(e): e for e in (exc, *exc.errors)}.values():
+        if err.source is None and err.span is not None and err.span.file == file.path:
+            err.source = file.source
 
 
 def _cycle(decl: ast.PromptDecl, decls: dict) -> frozenset | None:
@@ -255,18 +240,30 @@ def _check_names(block: ast.Block, scope: Scope) -> list[PromptError]:
     """An error for each catalog name in the block that is not found, on both sides of an edit
     (`at 0` or `at 1` leaves one side unused, but `tokens` and a later change read it)."""
     errors = []
+
+    def check(slot, piece):
+        if isinstance(piece, ast.Edit):
+            check(slot, piece.before)
+            check(slot, piece.after)
+        elif isinstance(piece, ast.Choice):
+            for option in piece.options:
+                for p in option.pieces:
+                    check(slot, p)
+        elif isinstance(piece, ast.Alternate):
+            for p in piece.options:
+                check(slot, p)
+        elif isinstance(piece, ast.Ref):
+            if slot.name == "subject":
+                errors.append(_subject_ref(piece))
+            elif slot.name == "lora":
+                errors.extend(_collect(_lora_entry, scope, piece))
+            else:
+                errors.extend(_collect(scope.lookup, slot.name, piece))
+
     for slot in block.slots:
         for phrase in slot.phrases:
             for piece in phrase.pieces:
-                for item in (piece.before, piece.after) if isinstance(piece, ast.Edit) else (piece,):
-                    if not isinstance(item, ast.Ref):
-                        continue
-                    if slot.name == "subject":
-                        errors.append(_subject_ref(item))
-                    elif slot.name == "lora":
-                        errors.extend(_collect(_lora_entry, scope, item))
-                    else:
-                        errors.extend(_collect(scope.lookup, slot.name, item))
+                check(slot, piece)
     return errors
 
 
@@ -352,7 +349,9 @@ def _build(decl: ast.PromptDecl, merged: _Merged, scope: Scope, warnings: list) 
                           f"`{second.name}`; a prompt has one blend", second.blend)
     edits = [piece for slot in merged.slots.values() for phrase in slot.phrases for piece in phrase.pieces
              if isinstance(piece, ast.Edit)]
-    if not edits and not blends:
+    turns = [len(piece.options) for slot in merged.slots.values() for phrase in slot.phrases
+             for piece in phrase.pieces if isinstance(piece, ast.Alternate)]
+    if not edits and not blends and not turns:
         return ir.Prompt(decl.name, (_build_plain(decl, merged, scope, warnings),), _settings(merged.params),
                          span=decl.span)
     by_step = [edit for edit in edits if edit.step]
@@ -366,26 +365,47 @@ def _build(decl: ast.PromptDecl, merged: _Merged, scope: Scope, warnings: list) 
         starts = [0.0] + sorted({edit.at for edit in by_step})
     else:
         starts = [0.0] + sorted({edit.at for edit in edits if 0 < edit.at < 1})
-    if len(starts) * max(1, len(blends and blends[0].phrases)) > MAX_VARIANTS:
-        raise PromptError(f"prompt `{decl.name}` switches {len(starts) - 1} times and blends "
-                          f"{len(blends and blends[0].phrases)} parts: more than {MAX_VARIANTS} variants to resolve",
-                          decl.span)
+    every = math.lcm(*turns) if turns else 1  # alternations `[a | b]` repeat together every `every` steps
+    if len(starts) * every * max(1, len(blends and blends[0].phrases)) > MAX_VARIANTS:
+        raise PromptError(f"prompt `{decl.name}` switches {len(starts) - 1} times, alternates in a cycle of {every} "
+                          f"and blends {len(blends and blends[0].phrases)} parts: more than {MAX_VARIANTS} variants to "
+                          "resolve", decl.span)
     found: list[Warning_] = []
     segments = []
     settings = _settings(merged.params)
     steps = complete(settings).steps
     for start in starts:
-        slots = _edited(merged.slots, start)
-        if not blends:
-            segment = replace(_build_plain(decl, _Merged(slots, merged.params), scope, found), start=start)
-        else:
-            segment = _blended(decl, blends[0], slots, merged.params, scope, found, start)
-        if by_step and start:
-            segment = replace(segment, start=min(1.0, start / steps), step=int(start))
-        if not segments or (segment.positive, segment.negative) != (segments[-1].positive, segments[-1].negative):
-            segments.append(segment)
+        stage = []
+        for phase in range(every):
+            slots = _alternated(_edited(merged.slots, start), phase)
+            if not blends:
+                segment = replace(_build_plain(decl, _Merged(slots, merged.params), scope, found), start=start)
+            else:
+                segment = _blended(decl, blends[0], slots, merged.params, scope, found, start)
+            if by_step and start:
+                segment = replace(segment, start=min(1.0, start / steps), step=int(start))
+            stage.append(replace(segment, every=every, phase=phase) if every > 1 else segment)
+        if every > 1 and len({(s.positive, s.negative) for s in stage}) == 1:  # nothing alternates here
+            stage = [replace(stage[0], every=1, phase=0)]
+        last = [s for s in segments if s.start == segments[-1].start] if segments else []
+        if [(s.positive, s.negative, s.phase) for s in stage] != [(s.positive, s.negative, s.phase) for s in last]:
+            segments.extend(stage)
     warnings.extend(w for i, w in enumerate(found) if w not in found[:i])
     return ir.Prompt(decl.name, tuple(segments), settings, span=decl.span)
+
+
+def _alternated(slots: dict, phase: int) -> dict:
+    """The slots as they read at the ``phase``-th step of an alternation's cycle: each
+    ``[a | b]`` replaced by its option ``phase`` (modulo its length)."""
+    out = {}
+    for name, slot in slots.items():
+        if not any(isinstance(p, ast.Alternate) for ph in slot.phrases for p in ph.pieces):
+            out[name] = slot
+            continue
+        phrases = tuple(replace(ph, pieces=tuple(p.options[phase % len(p.options)] if isinstance(p, ast.Alternate)
+                                                 else p for p in ph.pieces)) for ph in slot.phrases)
+        out[name] = replace(slot, phrases=phrases)
+    return out
 
 
 def _edited(slots: dict, start: float) -> dict:
@@ -498,6 +518,9 @@ def _build_plain(decl: ast.PromptDecl, merged: _Merged, scope: Scope, warnings: 
             for text in _render(entry, scope)[0]:
                 negative.extend(_split_text(text, entry.weight * item.weight, item.span, first_join=", "))
     negative.extend(f for f, _ in negative_terms)
+    negative.extend(ir.Fragment(piece.negative, 1.0, ", ", piece.span)  # a picked wildcard value's own
+                    for slot in slots.values() for phrase in slot.phrases for piece in phrase.pieces
+                    if isinstance(piece, ast.Literal) and piece.negative)
     negative = _dedupe_terms(negative, decl, warnings)
     positive = ir.merged(positive)
     if positive:
@@ -596,7 +619,8 @@ def _overlap_warnings(decl, positive, negative, warnings) -> None:
 
 
 def resolve_slot_text(slot: ast.Slot, scope: Scope) -> str:
-    """One slot's own words (templates rendered without the subject), for per-slot token counts."""
+    """One slot's own words (templates rendered without the subject), for per-slot token counts;
+    of a choice, an alternation or a wildcard, the longest words it can give."""
     section = None if slot.name == "subject" else slot.name
     words = []
     for phrase in slot.phrases:
@@ -607,6 +631,17 @@ def resolve_slot_text(slot: ast.Slot, scope: Scope) -> str:
                          for side in (item.before, item.after)
                          if not (isinstance(side, ast.Literal) and not side.text.strip())]
                 parts.append(max(sides, key=len))
+            elif isinstance(item, (ast.Alternate, ast.Choice)):  # the longest option counts (a pick-N: the longest ones)
+                options = item.options if isinstance(item, ast.Alternate) else [
+                    replace(phrase, pieces=o.pieces) for o in item.options if o.pieces]
+                texts = sorted((resolve_slot_text(replace(slot, phrases=(o if isinstance(o, ast.Phrase) else replace(
+                    phrase, pieces=(o,)),)), scope) for o in options), key=len, reverse=True)
+                parts.append(item.sep.join(texts[:item.high]) if isinstance(item, ast.Choice) else texts[0])
+            elif isinstance(item, ast.Wildcard):  # its longest value, as written
+                from .choices import lookup_wildcard
+
+                found = lookup_wildcard(scope, item.catalog, item.path) or []
+                parts.append(max((v.text for _, values in found for v in values), key=len, default=""))
             elif isinstance(item, ast.Literal):
                 parts.append(item.text)
             else:

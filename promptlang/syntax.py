@@ -122,11 +122,31 @@ def parse(source: str, path: str = "<string>") -> ast.File:
     if "\x00" in source:
         raise PromptError("file contains a NUL character (is it a binary file?)",
                           span_at(path, source, source.index("\x00")), source=source)
+    _check_nesting(source, path)
     try:
         tree = parser().parse(source, start="start")
     except UnexpectedInput as exc:
         raise _syntax_error(exc, source, path) from None
     return _Builder(path, source).file(tree)
+
+
+MAX_NESTING = 32  # `{` and `[` inside one another (a block and the choices inside it)
+_NESTING = re.compile(r'"(?:[^"\\\n]|\\.)*"?|#[^\n]*|[{}\[\]]')
+
+
+def _check_nesting(source: str, path: str) -> None:
+    """Choices nest (`{a | {b | c}}`); past MAX_NESTING it is an error here, in linear time,
+    before the parser and the tree builder recurse into it."""
+    depth = 0
+    for m in _NESTING.finditer(source):
+        ch = m.group(0)
+        if ch in "{[":
+            depth += 1
+            if depth > MAX_NESTING:
+                raise PromptError(f"choices nest more than {MAX_NESTING} deep", span_at(path, source, m.start()),
+                                  source=source)
+        elif ch in "}]":
+            depth = max(0, depth - 1)
 
 
 def _parse_line(text: str, where: str, start: str, what: str):
@@ -213,6 +233,16 @@ _EXAMPLES = {
         'prompt a { subject "x" -> "y" at step }', 'prompt a { subject "x" -> "y" at step x }',
     ],
     "unexpected `}`: there is no open block to close": ['}', 'prompt a {}\n}', 'prompt a {} }'],
+    "the options of a choice are separated by `|`, as in `{van_gogh | dali}`": [
+        'prompt a { style {x, y} }', 'prompt a { subject {"a" "b", "c"} }', 'prompt a { style {x y} }',
+    ],
+    "a choice `{…}` is not closed: `}` is missing": [
+        'prompt a { subject {"a" | "b"', 'prompt a { subject {"a" | "b" ', 'prompt a { subject {"a"',
+        'prompt a {\n subject {"a" | "b"\n',
+    ],
+    "an alternation reads `[\"cat\" | \"dog\"]`: two or more options separated by `|`": [
+        'prompt a { subject ["a"] }', 'prompt a { subject ["a" "b"] }', 'prompt a { subject [] }',
+    ],
     "a `.` must be followed by a catalog entry's name (as in `core.van_gogh`)": [
         'prompt a { style core. }', 'prompt a { style core.\n}', 'prompt a { style core."x" }',
     ],
@@ -224,6 +254,8 @@ _FRIENDLY = {
     "_NL": "a new line", "LBRACE": "`{`", "RBRACE": "`}`", "COMMA": "`,`", "COLON": "`:`", "DOT": "`.`",
     "BLEND": "`blend`", "AT": "`at`", "STEP": "`step`", "ARROW": "`->`", "USE": "`use`", "PROMPT": "`prompt`", "DEFAULTS": "`defaults`", "EXTENDS": "`extends`",
     "COMPARE": "`>=`, `<` or another comparison", "VERSION": "a version such as 1.2.0",
+    "VBAR": "`|`", "LSQB": "`[`", "RSQB": "`]`", "CHOICE_COUNT": "a count such as `2$$`",
+    "CHOICE_WEIGHT": "an option weight such as `2::`", "WILDCARD": "a wildcard such as __animals__",
     "$END": "the end of the file",
 }
 
@@ -259,6 +291,10 @@ def _syntax_error(exc: UnexpectedInput, source: str, path: str) -> PromptError:
         shown = f"`{char}`" if char.isprintable() else f"U+{ord(char):04X}"
         return PromptError(f"unexpected character {shown}", span_at(path, source, pos), source=source)
     tok = getattr(exc, "token", None)
+    brace = _open_brace_before(source, pos)
+    if brace is not None:  # `prompt b {` inside an unclosed block reads as a choice `{…}` that goes wrong
+        return PromptError("missing `}`: a block is not closed before this point", span_at(path, source, brace),
+                           source=source)
     if tok is not None and getattr(tok, "end_pos", None) is not None and tok.type != "$END":
         length = max(1, min(tok.end_pos, source.find("\n", pos) if "\n" in source[pos:] else len(source)) - pos)
     label = _label(exc)
@@ -269,6 +305,25 @@ def _syntax_error(exc: UnexpectedInput, source: str, path: str) -> PromptError:
         if expected and len(expected) <= 6:
             label += "; expected " + ", ".join(expected)
     return PromptError(label, span_at(path, source, min(pos, len(source)), length), source=source)
+
+
+def _open_brace_before(source: str, pos: int) -> int | None:
+    """The offset of a `{` that ends its line (but for a comment), just before the line of
+    ``pos`` (blank lines between), inside a block already: there it is a block opened where
+    the one before is not closed (`prompt b {`), since a choice never starts with a line break."""
+    line_start = source.rfind("\n", 0, pos) + 1
+    if line_start == 0 or source[line_start:pos].strip():
+        return None
+    end = line_start - 1
+    while end > 0:
+        start = source.rfind("\n", 0, end) + 1
+        code = source[start:end].split("#", 1)[0].rstrip()
+        if code:
+            if code.endswith("{") and source.count("{", 0, start) > source.count("}", 0, start):
+                return start + len(code) - 1
+            return None
+        end = start - 1
+    return None
 
 
 def _label(exc: UnexpectedInput) -> str | None:
@@ -338,6 +393,8 @@ class _Builder:
             try:
                 if node.data == "use":
                     uses.append(self.requirement(node.children[0]))
+                elif node.data == "use_folder":
+                    uses.append(self.use_folder(node))
                 elif node.data == "defaults":
                     if defaults is not None:
                         raise self.error("a second `defaults` block; a file has at most one", node)
@@ -357,6 +414,15 @@ class _Builder:
         if tok.type == "STRING":
             return ast.Use(self.string(tok), True, self.span(tok), constraints)
         return ast.Use(str(tok), False, self.span(tok), constraints)
+
+    def use_folder(self, node: Tree) -> ast.Use:
+        """``use wildcards "./folder"``: a dynamicprompts wildcard folder (or file)."""
+        keyword, path = node.children
+        if str(keyword) != "wildcards":
+            raise self.error(f"`use {keyword} \"…\"`: a quoted path after a name is read only as "
+                             f"`use wildcards \"./folder\"`{suggest(str(keyword), ['wildcards'])}", keyword,
+                             hint='a catalog file is used as use "./team.yaml"')
+        return ast.Use(self.string(path), True, self.span(path), (), wildcards=True)
 
     def prompt(self, node: Tree) -> ast.PromptDecl:
         name_tok = node.children[0]
@@ -449,6 +515,10 @@ class _Builder:
         if len(parts) > MAX_BLEND_PARTS:
             raise self.error(f"a blend has at most {MAX_BLEND_PARTS} parts, not {len(parts)}", keyword)
         pieces = [self.piece(slot, p) for p in parts]
+        for piece in pieces:
+            if not isinstance(piece, (ast.Literal, ast.Ref)):
+                raise PromptError("a blend part is quoted words or a catalog name, not a choice or a wildcard",
+                                  piece.span, source=self.source, hint="put the choice inside the other slots")
         if sum(p.weight for p in pieces) <= 0:
             raise self.error("the weights of a blend must add up to more than 0", keyword,
                              hint="each part's weight is its share: 0.6 and 0.4, or 3 and 2")
@@ -477,7 +547,8 @@ class _Builder:
         return ast.Edit(before, after, at, self.span(node))
 
     def phrase(self, slot: str, node: Tree) -> ast.Phrase:
-        pieces = [self.edit(slot, p) if p.data == "edit" else self.piece(slot, p) for p in node.children]
+        build = {"edit": self.edit, "alternate": self.alternate}
+        pieces = [build.get(p.data, self.piece)(slot, p) for p in node.children]
         if len(pieces) > 1 and slot != "subject":
             raise self.error(f"missing comma: items in `{slot}` are separated by commas "
                              "(only `subject` joins pieces written side by side)", node.children[1])
@@ -487,6 +558,10 @@ class _Builder:
         atom, weight = node.children[0], 1.0
         if len(node.children) > 1:
             weight = self.weight(node.children[1])
+        if isinstance(atom, Tree) and atom.data == "choice":
+            return self.choice(slot, atom, weight)
+        if isinstance(atom, Tree) and atom.data == "wildcard":
+            return self.wildcard(atom, weight)
         if isinstance(atom, Tree):  # ref
             parts = [str(t) for t in atom.children]
             catalog, name = (parts[0], parts[1]) if len(parts) == 2 else (None, parts[0])
@@ -499,6 +574,71 @@ class _Builder:
             return ast.Literal(text, weight, self.span(node))
         raise self.error(f"`{atom}` is not an item of `{slot}`: write a catalog name or a quoted string",
                          atom, hint=f'to use it as words, quote it: "{atom}"')
+
+    def choice(self, slot: str, node: Tree, weight: float) -> ast.Choice:
+        """``{a | b}``, ``{2$$ a | b | c}``, ``{1-3$$ " and " $$ a | b | c}``, ``{2:: a | b}``."""
+        children, count, sep = list(node.children), None, ", "
+        if children and isinstance(children[0], Token) and children[0].type == "CHOICE_COUNT":
+            count = children.pop(0)
+            if children and isinstance(children[0], Token) and children[0].type == "STRING":
+                sep = self.string(children.pop(0))
+        options = tuple(self.option(slot, o) for o in children)
+        if all(not o.pieces for o in options):
+            raise self.error("empty choice: `{…}` needs at least one option with words in it", node,
+                             hint='as in {"red" | "blue"} or {van_gogh | dali}')
+        low, high = 1, 1
+        if count is not None:
+            lo, _, hi = str(count)[:-2].partition("-")
+            if len(lo) > MAX_DIGITS or len(hi) > MAX_DIGITS:
+                raise self.error(f"bad `$$` range `{_cut(str(count))}`: too large a number", count)
+            # `{2$$ __colors__}`: two of the wildcard's values (as in dynamicprompts); an open
+            # range (`{2-$$ __colors__}`) goes up to all of them: -1 until they are known
+            over_wildcard = len(options) == 1 and len(options[0].pieces) == 1 and isinstance(
+                options[0].pieces[0], ast.Wildcard)
+            low = int(lo) if lo else 1
+            high = (int(hi) if hi else -1 if over_wildcard else len(options)) if "-" in str(count) else low
+            if low > high >= 0:
+                raise self.error(f"bad `$$` range `{count}`: {low} is more than {high}", count,
+                                 hint="write the smaller number first, as in {1-3$$ …}")
+            if high > len(options) and not over_wildcard:
+                raise self.error(f"bad `$$` range `{count}`: picks {high} of {len(options)} option"
+                                 f"{'s' if len(options) != 1 else ''} (each option is picked at most once)", count)
+        if all(o.chance == 0 for o in options):
+            raise self.error("every option of this choice has the weight 0: none could be picked", node)
+        return ast.Choice(options, low, high, sep, weight, self.span(node))
+
+    def option(self, slot: str, node: Tree) -> ast.Option:
+        children, chance = list(node.children), 1.0
+        if children and isinstance(children[0], Token) and children[0].type == "CHOICE_WEIGHT":
+            tok = children.pop(0)
+            chance = float(str(tok)[:-2])
+            if not math.isfinite(chance) or chance > 1e6:
+                raise self.error(f"option weight {_cut(str(tok))} is out of range (0 to 1,000,000)", tok)
+        pieces = tuple(self.piece(slot, p) for p in children)
+        if len(pieces) > 1 and slot != "subject":
+            raise self.error(f"missing `|`: an option in `{slot}` is one item (only `subject` joins pieces "
+                             "written side by side)", children[1])
+        return ast.Option(pieces, chance, self.span(node) if not node.meta.empty else None)
+
+    def wildcard(self, node: Tree, weight: float) -> ast.Wildcard:
+        *qualifier, tok = node.children
+        path = str(tok)[2:-2]
+        parts = path.split("/")
+        if any(part in ("", ".", "..") for part in parts):
+            raise self.error(f"`{_cut(str(tok))}` is not a wildcard name (names read like __animals__ or "
+                             "__colors/warm__)", tok)
+        return ast.Wildcard(str(qualifier[0]) if qualifier else None, path, weight, self.span(node))
+
+    def alternate(self, slot: str, node: Tree) -> ast.Alternate:
+        """``[cat | dog]``: literals or catalog names that take turns, one step each."""
+        options = tuple(self.piece(slot, p) for p in node.children)
+        for option in options:
+            if not isinstance(option, (ast.Literal, ast.Ref)):
+                raise PromptError("an alternation takes quoted words or catalog names, not choices or "
+                                  "wildcards", option.span, source=self.source)
+        if len(options) > MAX_BLEND_PARTS:
+            raise self.error(f"an alternation has at most {MAX_BLEND_PARTS} options, not {len(options)}", node)
+        return ast.Alternate(options, self.span(node))
 
     def weight(self, node: Tree) -> float:
         """A piece's weight, however written: each way is held to the one limit, ±MAX_WEIGHT."""
@@ -540,6 +680,12 @@ class _Builder:
         if len(phrases) > 1 or len(phrases[0].children) > 1:
             raise self.error(f"`{key}` takes one value", phrases[1] if len(phrases) > 1 else phrases[0].children[1])
         piece = phrases[0].children[0]
+        if piece.data == "alternate":
+            raise self.error(f"`{key}` cannot alternate during sampling: `[a | b]` works in slots only", piece)
+        if piece.children and isinstance(piece.children[0], Tree) and piece.children[0].data in ("choice",
+                                                                                                  "wildcard"):
+            raise self.error(f"`{key}` takes one value, not a choice or a wildcard (choices go in slots)",
+                             piece.children[0])
         if piece.data == "edit":
             raise self.error(f"`{key}` cannot change during sampling: `->` works in slots only", piece)
         if len(piece.children) > 1:

@@ -122,8 +122,10 @@ def test_wildcard_folder(tmp_path):
     assert style["colors_warm_burnt_orange"]["text"] == "burnt orange"
     assert style["colors_warm_gold"]["weight"] == 1.2
     assert style["artists_claude_monet"]["text"] == "Claude Monet"
+    assert data["wildcards"] == {"colors": {"warm": ["red", "burnt orange", "(gold:1.2)"]},
+                                 "artists": ["Claude Monet", "__colors/warm__ painter", "{a|b}"]}
     text = "\n".join(warnings)
-    assert "artists.txt:2: warning:" in text and "issue 10" in text
+    assert "artists.txt:2: warning:" in text and "kept in `wildcards:`" in text
     assert "artists.txt:3: warning:" in text
     assert "notes.yaml: warning: not a .txt wildcard file" in text
     load(tmp_path, data)

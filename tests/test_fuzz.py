@@ -30,6 +30,7 @@ def scratch_folder(tmp_path_factory):
     folder = tmp_path_factory.mktemp("fuzz")
     for path in (ROOT / "examples").glob("*.yaml"):
         shutil.copy(path, folder)
+    shutil.copytree(ROOT / "examples" / "wildcards", folder / "wildcards")  # `use wildcards "./wildcards"`
     before = os.getcwd()
     os.chdir(folder)
     try:

@@ -20,12 +20,16 @@ from ..files import atomic_path, size_within
 MAX_FILE = 2 * 1024 * 1024 * 1024  # bytes of an embeddings file we are willing to open
 
 
-def pack(segments: list[dict], starts=()) -> tuple[dict, dict]:
-    """``(tensors, metadata)`` for a file: segment 0 bare, segment k as ``stage{k}.NAME``."""
+def pack(segments: list[dict], starts=(), turns=()) -> tuple[dict, dict]:
+    """``(tensors, metadata)`` for a file: segment 0 bare, segment k as ``stage{k}.NAME``.
+    ``turns``: (every, phase) of each segment where an alternation (``[a | b]``) takes turns
+    a step each; kept as ``turns`` metadata (JSON) beside ``stages``."""
     tensors = dict(segments[0])
     for k, later in enumerate(segments[1:], start=1):
         tensors.update({f"stage{k}.{name}": t for name, t in later.items()})
     meta = {"stages": json.dumps([float(s) for s in list(starts)[1:]])} if len(segments) > 1 else {}
+    if any(every > 1 for every, _ in turns):
+        meta["turns"] = json.dumps([[int(every), int(phase)] for every, phase in turns])
     return tensors, meta
 
 

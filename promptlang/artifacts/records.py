@@ -34,7 +34,7 @@ SHEET = "promptlang-sheet"
 PARAMETERS = "parameters"
 FORMAT = 1
 MAX_CHUNK = 4 * 1024 * 1024  # characters of one text chunk we are willing to parse
-NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[1-9][0-9]*)?")  # `.k`: the k-th prompt a prompt with choices expands to
 
 
 # --------------------------------------------------------------------------- writing
@@ -207,9 +207,10 @@ def _checked(prompt: ir.Prompt) -> ir.Prompt:
 
     if not NAME.fullmatch(prompt.name):
         raise ValueError(f"bad prompt name {prompt.name!r}")
-    starts = [segment.start for segment in prompt.segments]
-    steps = [segment.step for segment in prompt.segments[1:]]
-    if not starts or starts[0] != 0.0 or prompt.segments[0].step is not None:
+    stages = ir.stages(prompt)  # an alternation's turns share one start
+    starts = [segment.start for segment in stages]
+    steps = [segment.step for segment in stages[1:]]
+    if not starts or starts[0] != 0.0 or stages[0].step is not None:
         raise ValueError("bad segment starts (0 first)")
     if all(step is None for step in steps):
         if any(not (a < b <= 1.0) for a, b in zip(starts, starts[1:])):
@@ -217,6 +218,13 @@ def _checked(prompt: ir.Prompt) -> ir.Prompt:
     elif any(step is None for step in steps) or any(not (0 <= a < b) for a, b in zip([0] + steps, steps)) \
             or any(not (0 <= a <= b <= 1.0) for a, b in zip(starts, starts[1:])):
         raise ValueError("bad segment steps (all absolute, rising from 1)")
+    for k, segment in enumerate(prompt.segments):  # an alternation's turns: phases 0, 1, … every-1 at one start
+        first = prompt.segments[k - segment.phase] if k >= segment.phase else None
+        if not 1 <= segment.every <= 64 or not 0 <= segment.phase < segment.every or first is None \
+                or first.start != segment.start or first.every != segment.every or (
+                segment.phase == segment.every - 1) != (k + 1 == len(prompt.segments)
+                                                         or prompt.segments[k + 1].phase == 0):
+            raise ValueError("bad alternation (turns 0 to every-1, one after another, at one start)")
     for segment in prompt.segments:
         parts = segment.positive.parts if isinstance(segment.positive, ir.Blend) else ()
         weights = [f.weight for side in (*ir.texts(segment.positive), segment.negative) for f in side]

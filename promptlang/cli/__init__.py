@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("text:check", "Check .prompt files: parse, resolve every catalog name, print warnings."),
     "compile": ("text:compile_", "Compile a .prompt file to prompt text (compel, a1111, comfyui, midjourney, plain) or JSON."),
     "build": ("text:build", "Compile .prompt files (or folders of them) to every text target: OUT/NAME.TARGET."),
+    "expand": ("expand:expand", "List the prompts a file's choices ({a | b}) and wildcards (__animals__) expand to."),
     "tokens": ("text:tokens", "Count CLIP tokens per prompt and per slot (CLIP reads 75 at a time)."),
     "fmt": ("fmt:fmt", "Format .prompt files in one canonical layout, comments kept (--check, --diff)."),
     "lsp": ("lsp:lsp", "Run the language server over stdio, for editors (VS Code, Neovim…)."),

@@ -30,16 +30,29 @@ def project(near=None):
     return find(Path(near).parent if near else Path.cwd())
 
 
-def compile_path(path, catalogs=()):
+def compile_path(path, catalogs=(), variation=None, only=None):
     from ..compiler import compile_file
 
-    return compile_file(path, search_dirs=search_dirs(catalogs, near=path))
+    return compile_file(path, search_dirs=search_dirs(catalogs, near=path), variation=variation, only=only)
 
 
-def compile_and_warn(path, catalogs=()):
+def variation(combinatorial=False, random_n=None, seed=None, max_n=None):
+    """The :class:`promptlang.choices.Variation` the flags ask for (a usage error for both
+    ``--combinatorial`` and ``--random``)."""
+    import click
+
+    from ..choices import DEFAULT_MAX, Variation
+
+    if combinatorial and random_n is not None:
+        raise click.UsageError("give --combinatorial or --random N, not both")
+    return Variation("random" if random_n is not None else "combinatorial", random_n, seed,
+                     DEFAULT_MAX if max_n is None else max_n)
+
+
+def compile_and_warn(path, catalogs=(), variation=None, only=None):
     """Compile ``path`` and print its warnings (the pixel commands). A prompt that states no
     ``model`` gets the project's ``[render] model`` (a ``--model`` flag still wins over both)."""
-    result = compile_path(path, catalogs)
+    result = compile_path(path, catalogs, variation, only)
     print_warnings(result.warnings)
     found = project(path)
     if found and found.model:
@@ -59,7 +72,11 @@ def default_out(path, out, fallback: str) -> str:
 
 
 def selected(result, name):
-    return [result.prompt(name)] if name else list(result.prompts)
+    """The prompt ``name``, or the prompts it expands to (``NAME.1`` …); every prompt without a name."""
+    if not name:
+        return list(result.prompts)
+    hits = [p for p in result.prompts if p.name == name or (p.origin and p.origin.prompt == name)]
+    return hits or [result.prompt(name)]
 
 
 def print_warnings(warnings) -> None:

@@ -215,3 +215,22 @@ engines = apply(
     click.option("--workers", type=WORKERS, metavar="N",
                  help="with --engine ray: workers to start (default: one per GPU, else one per 4 CPUs)"),
 )
+
+# ------------------------------------------------------------------ choices and wildcards (promptlang.choices)
+
+def variation(seed: bool = True):
+    """``--combinatorial | --random N``, ``--max N`` and (where the command has no render
+    ``--seed`` of its own) ``--seed S``: how prompts with choices expand."""
+    decorators = [
+        click.option("--combinatorial", is_flag=True,
+                     help="every combination of the choices, the leftmost varying slowest (the default)"),
+        click.option("--random", "random_n", type=click.IntRange(1, 10**9), metavar="N",
+                     help="N prompts for each prompt with choices, picked at random from the seed: the k-th gets "
+                          "the same picks whatever N, --max or the other prompts"),
+        click.option("--max", "max_n", type=click.IntRange(1, 10**15), default=1000, metavar="N",
+                     help="refuse to expand to more than N prompts in all; the count is said (default: 1000)"),
+    ]
+    if seed:
+        decorators.append(click.option("--seed", type=SEED, metavar="S",
+                                       help="seed of --random picks (default: the prompt's seed, else 0)"))
+    return apply(*decorators)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from . import Command, options
-from .common import backend, cache_dir, compile_and_warn, default_out, quiet_libraries, selected
+from .common import backend, cache_dir, compile_and_warn, default_out, quiet_libraries, selected, variation
 from .report import Reporter
 
 
@@ -18,16 +18,19 @@ from .report import Reporter
 @options.device
 @options.engines
 @options.no_cache
+@options.variation()
 @options.catalogs
-def embed(file, prompt, model, out, overwrite, device, engine, address, workers, no_cache, catalogs) -> int:
+def embed(file, prompt, model, out, overwrite, device, engine, address, workers, no_cache, combinatorial, random_n,
+          max_n, seed, catalogs) -> int:
     """Compile prompts to Compel-weighted embeddings (.safetensors)."""
     quiet_libraries()
     from ..jobs import embed as job
 
     report = Reporter()
     runner = backend(engine, address, workers, device=device, report=report)
-    result = compile_and_warn(file, catalogs)
-    the_plan = job.plan(result, selected(result, prompt), out, one_file=bool(prompt), model=model,
+    result = compile_and_warn(file, catalogs, variation(combinatorial, random_n, seed, max_n), prompt)
+    chosen = selected(result, prompt)
+    the_plan = job.plan(result, chosen, out, one_file=bool(prompt) and len(chosen) == 1, model=model,
                         overwrite=overwrite, cache_dir=cache_dir(no_cache))
     try:
         job.run(the_plan, backend=runner, report=report)
@@ -56,9 +59,10 @@ def embed(file, prompt, model, out, overwrite, device, engine, address, workers,
 @options.fast
 @options.no_cache
 @options.quiet
+@options.variation(seed=False)
 @options.catalogs
 def render(file, prompt, model, out, images, seed, steps, guidance, scheduler, image_size, device, engine, address,
-           workers, batch, overwrite, resume, fast, no_cache, quiet, catalogs) -> int:
+           workers, batch, overwrite, resume, fast, no_cache, quiet, combinatorial, random_n, max_n, catalogs) -> int:
     """Render prompts to PNG images that carry their provenance (never over an existing PNG
     without --overwrite; after an interrupted run, --resume renders only what is missing)."""
     quiet_libraries()
@@ -66,7 +70,7 @@ def render(file, prompt, model, out, images, seed, steps, guidance, scheduler, i
 
     report = Reporter(quiet=quiet)
     runner = backend(engine, address, workers, device=device, fast=fast, report=report)
-    result = compile_and_warn(file, catalogs)
+    result = compile_and_warn(file, catalogs, variation(combinatorial, random_n, seed, max_n), prompt)
     out = default_out(file, out, "renders")
     width, height = image_size or (None, None)
     the_plan = job.plan(selected(result, prompt), out, source=job.Source.of(result), overwrite=overwrite,

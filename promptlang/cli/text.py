@@ -12,7 +12,7 @@ from ..errors import PromptError
 from ..jobs import Event
 from ..targets import NAMES
 from . import Command, options
-from .common import compile_path, selected, write_atomic
+from .common import compile_path, selected, variation, write_atomic
 from .report import Reporter
 
 
@@ -25,13 +25,15 @@ from .report import Reporter
 @options.catalogs
 @click.option("--locked", is_flag=True,
               help="fail when a catalog in use differs from promptlang.lock (changed, another version, not in it)")
-def check(files, quiet, as_json, catalogs, locked) -> int:
-    """Check .prompt files: parse, resolve every catalog name, print warnings."""
+@options.variation()
+def check(files, quiet, as_json, catalogs, locked, combinatorial, random_n, max_n, seed) -> int:
+    """Check .prompt files: parse, resolve every catalog name, print warnings (prompts with
+    choices are checked as they expand: every combination, at most --max, or --random N)."""
     report = Reporter(quiet=quiet)
     records = []
     for path in files:
         try:
-            result = compile_path(path, catalogs)
+            result = compile_path(path, catalogs, variation(combinatorial, random_n, seed, max_n))
             if locked:
                 problems = _locked_problems(path, result.scope)
                 if problems:
@@ -97,7 +99,7 @@ def render_text(result, target: str, name: str | None) -> tuple[str, list]:
     blocks = []
     for prompt in prompts:
         text = emit(target, prompt, warnings)
-        blocks.append(text if name or len(result.prompts) == 1 else f"# {prompt.name}\n{text}")
+        blocks.append(text if len(prompts) == 1 else f"# {prompt.name}\n{text}")
     return "\n\n".join(blocks) + "\n", warnings
 
 
@@ -114,8 +116,9 @@ def _same_file(a, b) -> bool:
 @click.option("-t", "--target", type=click.Choice(NAMES), default="compel", show_default=True, help="output syntax")
 @options.out("FILE", "write to FILE (atomically) instead of standard output")
 @options.overwrite
+@options.variation()
 @options.catalogs
-def compile_(file, prompt, target, out, overwrite, catalogs) -> int:
+def compile_(file, prompt, target, out, overwrite, combinatorial, random_n, max_n, seed, catalogs) -> int:
     """Compile a .prompt file to prompt text (compel, a1111, comfyui, midjourney, plain) or JSON."""
     if out is not None:
         if Path(out).exists() and _same_file(out, file):
@@ -126,7 +129,7 @@ def compile_(file, prompt, target, out, overwrite, catalogs) -> int:
             check_free([out], overwrite)
     from .common import print_warnings
 
-    result = compile_path(file, catalogs)
+    result = compile_path(file, catalogs, variation(combinatorial, random_n, seed, max_n), prompt)
     text, warnings = render_text(result, target, prompt)
     print_warnings(result.warnings)
     print_warnings(warnings)
@@ -171,9 +174,10 @@ def prompt_files(paths) -> list[Path]:
 @options.overwrite
 @options.resume
 @options.quiet
+@options.variation()
 @options.catalogs
 def build(paths, out, targets, render, steps, image_size, engine, address, workers, list_warnings, overwrite, resume,
-          quiet, catalogs) -> int:
+          quiet, combinatorial, random_n, max_n, seed, catalogs) -> int:
     """Compile every .prompt file (or every one in a folder) to every text target, one file per
     target: OUT/NAME.TARGET. Existing outputs are refused unless --overwrite is given; all of
     them are checked before anything is written (--resume keeps outputs that are already what
@@ -199,7 +203,7 @@ def build(paths, out, targets, render, steps, image_size, engine, address, worke
     planned: list[Path] = []
     for path in files:  # everything compiled and checked before anything is written
         try:
-            result = compile_path(path, catalogs)
+            result = compile_path(path, catalogs, variation(combinatorial, random_n, seed, max_n))
             texts = {t: render_text(result, t, None) for t in targets}
             renders = _render_plan(result, render, steps, image_size, out / "renders" / path.stem, resume)
         except PromptError as exc:
@@ -270,21 +274,22 @@ def _holds(path: Path, built, out: Path) -> bool:
 @click.argument("file", type=click.Path(dir_okay=False))
 @options.prompt()
 @options.json
+@options.variation()
 @options.catalogs
-def tokens(file, prompt, as_json, catalogs) -> int:
+def tokens(file, prompt, as_json, catalogs, combinatorial, random_n, max_n, seed) -> int:
     """Count CLIP tokens per prompt and per slot (CLIP reads 75 at a time)."""
     from ..lint import longest, side_texts
     from ..tokens import CONTEXT
     from .common import print_warnings
 
-    result = compile_path(file, catalogs)
+    result = compile_path(file, catalogs, variation(combinatorial, random_n, seed, max_n), prompt)
     print_warnings(result.warnings)
     records = []
     for p in selected(result, prompt):
         texts = side_texts(p)
         pos, neg = longest(texts["positive"]), longest(texts["negative"])
         variants = len(texts["positive"])
-        slots = dict(slot_tokens(result, p.name))
+        slots = dict(slot_tokens(result, p.origin.prompt if p.origin else p.name))  # of choices: the longest
         if as_json:
             records.append({"prompt": p.name, "positive": pos, "negative": neg, "context": CONTEXT,
                             "variants": variants, "slots": slots})

@@ -89,9 +89,10 @@ def walk(file, start, end, frames, grid, tiles, out, model, steps, image_size, a
 @options.overwrite
 @options.no_cache
 @options.quiet
+@options.variation()
 @options.catalogs
 def sheet(file, prompts, seeds, models, vary, out, model, steps, image_size, device, overwrite, no_cache, quiet,
-          catalogs) -> int:
+          combinatorial, random_n, max_n, seed, catalogs) -> int:
     """Render prompts across seeds, models or slot values into one labelled grid
     (rows: prompts x --vary values; columns: models x seeds)."""
     quiet_libraries()
@@ -100,7 +101,11 @@ def sheet(file, prompts, seeds, models, vary, out, model, steps, image_size, dev
     from ..jobs import sheet as job
     from ..jobs.backend import Local
 
-    result = compile_and_warn(file, catalogs)
+    from .common import selected, variation
+
+    result = compile_and_warn(file, catalogs, variation(combinatorial, random_n, seed, max_n))
+    if prompts:  # a prompt with choices stands for the prompts it expands to: a row each
+        prompts = [p.name for name in prompts for p in selected(result, name)]
     width, height = image_size or (None, None)
     out = Path(out) if out else Path(f"{Path(file).stem}-sheet.png")
     the_plan = job.plan(result, out, prompts=prompts, seeds=seeds, models=models,

@@ -10,7 +10,8 @@ and two jobs on one model give the same pixels as each alone.
 Segments switch inside the loop through ``callback_on_step_end``: iteration ``i``
 (0-based) uses the last segment whose start, :func:`promptlang.ir.switch_steps`, is at
 most ``i``: AUTOMATIC1111's counting, where second-order schedulers such as Heun take
-2N−1 iterations for N steps and count 2N.
+2N−1 iterations for N steps and count 2N; and of an alternation's segments the one whose
+phase is ``i % every`` (:func:`promptlang.ir.active`).
 """
 from __future__ import annotations
 
@@ -36,9 +37,6 @@ def iterations(pipe, steps: int) -> int:
     return len(counter.timesteps)
 
 
-def _active(starts: list[int], step: int) -> int:
-    """The segment in force at iteration ``step``: the last one that has started."""
-    return max(k for k, s in enumerate(starts) if s <= step)
 
 
 def _expand(tensor, count: int):
@@ -72,13 +70,13 @@ def denoise(model, prompt: ir.Prompt, conditioning: list[dict], *, seeds=None, l
     else:
         count, extra = len(seeds), {}
         generators = [torch.Generator("cpu").manual_seed(int(seed)) for seed in seeds]
-    first = _active(starts, 0)
+    first = ir.active(prompt, starts, 0) if len(segments) > 1 else 0
     tensors = {k: _expand(v, count) for k, v in segments[first].items()}
 
     def on_step(pipe, i, t, kwargs):
         if progress is not None:
             progress(i + 1, total)
-        now, then = _active(starts, i), _active(starts, i + 1)
+        now, then = ir.active(prompt, starts, i), ir.active(prompt, starts, i + 1)
         if now == then:
             return {}
         segment = segments[then]

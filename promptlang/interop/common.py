@@ -143,13 +143,14 @@ class Builder:
         self.warnings: list[str] = []
         self._names: dict[str, str] = {}  # key -> where it was first seen
         self._seen: dict[tuple, str] = {}  # (name, text, negative) -> where
+        self.wildcards: dict[str, list] = {}  # `colors/warm` -> its values (a catalog's `wildcards:`)
 
     def warn(self, where: str, message: str) -> None:
         self.warnings.append(f"{where}: warning: {message}")
 
     @property
     def count(self) -> int:
-        return sum(len(s) for s in self.sections.values())
+        return sum(len(s) for s in self.sections.values()) + sum(len(v) for v in self.wildcards.values())
 
     def add(self, where: str, name: str, prompt: str, negative: str, *, tags=(), description: str = "",
             section: str | None = None, key: str | None = None) -> str | None:
@@ -216,7 +217,27 @@ class Builder:
     def catalog(self, name: str, description: str) -> dict:
         data: dict = {"name": name, "version": "1.0.0", "description": description}
         data.update({s: e for s, e in self.sections.items() if e})
+        if self.wildcards:
+            data["wildcards"] = self.nested_wildcards()
         return data
+
+    def nested_wildcards(self) -> dict:
+        """``colors/warm`` -> ``{colors: {warm: [...]}}``; a name that is both a wildcard and a
+        folder of wildcards keeps the folder (with a warning)."""
+        out: dict = {}
+        for name, values in self.wildcards.items():
+            *folders, last = name.split("/")
+            level, ok = out, True
+            for folder in folders:
+                if not isinstance(level.setdefault(folder, {}), dict):
+                    ok = False
+                    break
+                level = level[folder]
+            if not ok or isinstance(level.get(last), dict):
+                self.warn(name, f"`__{name}__` is also a folder of wildcards; skipped")
+                continue
+            level[last] = list(values)
+        return out
 
 
 def to_yaml(data: dict) -> bytes:

@@ -76,7 +76,7 @@ def run(the_plan: Plan, *, backend=None, report=ignore) -> list[Path]:
     written = []
     for task, results in backend.run(tasks):
         for path, (prompt, segments, starts) in zip(paths[id(task)], results):
-            tensors, meta = embeddings.pack(segments, starts)
+            tensors, meta = embeddings.pack(segments, starts, [(s.every, s.phase) for s in prompt.segments])
             if any(s.step is not None for s in prompt.segments):  # `at step K`: the fraction is only shown
                 meta["stage_steps"] = json.dumps([s.step for s in prompt.segments[1:]])
             meta.update({"promptlang_version": __version__, "model": task.model_id, "prompt": prompt.name,

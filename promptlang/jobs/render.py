@@ -6,7 +6,7 @@ atomically as each image is done, so an interrupted run keeps every finished ima
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .. import ir
@@ -111,6 +111,21 @@ class Plan:
     todo: set | None = None  # with resume: the (prompt, image) pairs still to render
 
 
+def _shared_seeds(stated, prepared, overrides) -> list:
+    """The prompts one prompt's choices expand to (``NAME.1``, ``NAME.2`` …) share the seed chosen
+    for the first of them when none is stated: they then differ only in their picks (a sheet
+    over a wildcard compares like with like)."""
+    if overrides.get("seed") is not None:
+        return prepared
+    first, out = {}, []
+    for before, after in zip(stated, prepared):
+        if before.origin and before.settings.seed is None:
+            seed = first.setdefault(before.origin.prompt, after.settings.seed)
+            after = replace(after, settings=replace(after.settings, seed=seed))
+        out.append(after)
+    return out
+
+
 def plan(prompts, out, *, source: Source = Source(), overwrite: bool = False, resume: bool = False, batch: int = 1,
          cache_dir=None, fast: bool = False, stable_seeds: bool = False, **overrides) -> Plan:
     """Check everything a render of ``prompts`` into folder ``out`` needs, before anything
@@ -131,8 +146,8 @@ def plan(prompts, out, *, source: Source = Source(), overwrite: bool = False, re
             raise PromptError(f"--resume needs to know the seeds, and prompt `{unseeded[0]}` states none "
                               "(each run would pick new random ones)", hint="give --seed S, or `seed N` in the file")
     try:
-        prompts = [prepare(p, default_seed=stable_seed(Path(str(source.path)).name, p.name) if stable_seeds else None,
-                           **overrides) for p in prompts]
+        prompts = _shared_seeds(prompts, [prepare(p, default_seed=stable_seed(Path(str(source.path)).name, p.name)
+                                                  if stable_seeds else None, **overrides) for p in prompts], overrides)
     except PromptError as exc:  # a LoRA or embedding file: shown under its place in the file
         if exc.source is None and exc.span is not None and source.text is not None and exc.span.file == source.path:
             exc.source = source.text

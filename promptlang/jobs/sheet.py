@@ -29,7 +29,7 @@ from .render import Source, images
 def varied(compiled, name: str, slot: str, value: str) -> ir.Prompt:
     """Prompt ``name`` with ``slot`` (or a setting) replaced by ``value``, resolved again
     against the file's catalogs. Errors name the ``--vary`` value."""
-    from ..resolve import resolve
+    from ..expansion import resolve
     from ..syntax import parse_field
 
     compiled.prompt(name)  # a bad prompt name fails with its did-you-mean
@@ -41,23 +41,55 @@ def varied(compiled, name: str, slot: str, value: str) -> ir.Prompt:
                           hint="slots: subject, format, style, quality, negative; settings such as steps, "
                                "guidance, seed, scheduler, size; values are catalog names or quoted text") from None
     drop = {node.name} | ({"size", "aspect"} if node.name in ("size", "aspect") else set())
-    decls = []
-    for decl in compiled.file.prompts:
-        if decl.name == name:
-            body = decl.body
-            is_slot = isinstance(node, ast.Slot)
-            body = dataclasses.replace(
-                body, slots=tuple(s for s in body.slots if s.name not in drop) + ((node,) if is_slot else ()),
-                params=tuple(p for p in body.params if p.name not in drop) + (() if is_slot else (node,)))
-            decl = dataclasses.replace(decl, body=body)
-        decls.append(decl)
+    target = compiled.prompt(name)
+    base = target.origin.prompt if target.origin else name  # `NAME.k`: the k-th prompt NAME expands to
+    decls = [dataclasses.replace(d, body=body) if d.name == base else d
+             for d in compiled.file.prompts for body in [_replaced(d.body, node, drop)]]
     try:
-        prompts, _ = resolve(dataclasses.replace(compiled.file, prompts=tuple(decls)), compiled.scope)
+        prompts, _ = resolve(dataclasses.replace(compiled.file, prompts=tuple(decls)), compiled.scope,
+                             compiled.variation, only=name if target.origin is None else base)
     except PromptError as exc:
         if exc.span is not None and exc.span.file == where:  # the error is in the value itself
             raise PromptError(f"{where}: {exc.message}", hint=exc.hint) from None
         raise
-    return next(p for p in prompts if p.name == name)
+    same = [p for p in prompts if p.name == name]
+    return same[0] if same else prompts[0]  # the value took the choice away: one prompt is left
+
+
+def _as_choice(compiled, name: str, slot: str, values) -> list | None:
+    """``--vary style=van_gogh,dali`` on a prompt without choices, as the choice
+    ``style {van_gogh | dali}``: the prompts it expands to, one per value in order, each named
+    as the prompt and recording its pick. None where a value is no option of a choice (an
+    edit, a blend, a setting) or the prompt has choices of its own: then each value is
+    resolved on its own (:func:`varied`), with errors that name it."""
+    from ..choices import Variation
+    from ..expansion import resolve
+    from ..syntax import SLOTS, parse_field
+
+    if slot not in SLOTS or compiled.prompt(name).origin:
+        return None
+    where = f"--vary {slot}=" + ",".join(values)
+    try:
+        node = parse_field(slot, "{" + " | ".join(values) + "}", where)
+    except PromptError:
+        return None
+    decls = tuple(dataclasses.replace(d, body=_replaced(d.body, node, {slot})) if d.name == name else d
+                  for d in compiled.file.prompts)
+    try:
+        prompts, _ = resolve(dataclasses.replace(compiled.file, prompts=decls), compiled.scope,
+                             Variation(max=len(values)), only=name)
+    except PromptError:
+        return None  # said again, value by value, by `varied`
+    if len(prompts) != len(values):
+        return None
+    return [dataclasses.replace(p, name=name) for p in prompts]
+
+
+def _replaced(body: ast.Block, node, drop: set) -> ast.Block:
+    is_slot = isinstance(node, ast.Slot)
+    return dataclasses.replace(
+        body, slots=tuple(s for s in body.slots if s.name not in drop) + ((node,) if is_slot else ()),
+        params=tuple(p for p in body.params if p.name not in drop) + (() if is_slot else (node,)))
 
 
 @dataclass
@@ -117,9 +149,13 @@ def plan(compiled, out, *, prompts=None, seeds=None, models=None, vary=None, mod
     for n in names:
         if vary:
             slot, values = vary
-            rows += [(f"{n} · {slot}={v}", varied(compiled, n, slot, v), f"{slot}={v}") for v in values]
+            chosen = _as_choice(compiled, n, slot, values)
+            rows += [(f"{n} · {slot}={v}", chosen[i] if chosen else varied(compiled, n, slot, v), f"{slot}={v}")
+                     for i, v in enumerate(values)]
         else:
-            rows.append((n, compiled.prompt(n), None))
+            prompt = compiled.prompt(n)
+            picked = ", ".join(v for _, v in prompt.origin.choices) if prompt.origin else ""
+            rows.append((f"{n} · {picked}" if picked else n, prompt, None))  # an expanded prompt: its picks
     cols = [(m, s) for m in (list(models) if models else [None]) for s in (list(seeds) if seeds else [None])]
 
     def col_label(m, s):

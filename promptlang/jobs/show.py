@@ -68,14 +68,21 @@ def _render_lines(found) -> list[str]:
                    f"({tile.get('col_label')}) of {tile.get('sheet')}")
     elif records.SHEET in found.errors:
         out.append(f"sheet:     {found.errors[records.SHEET].message}")
+    if prompt.origin:  # an expanded prompt: which values its choices got
+        o = prompt.origin
+        drawn = f"random, seed {o.seed}" if o.mode == "random" else o.mode
+        out.append(f"expanded:  prompt {o.prompt} #{o.index} ({drawn})")
+        for i, (choice, value) in enumerate(o.choices):
+            out.append(f"{'choices:' if i == 0 else '':<11}{choice} = {value!r}")
     out.append("compel:    " + compel.emit(prompt).replace("\n", "\n           "))
     if len(prompt.segments) > 1:  # the compel line above is only the longest segment
         for i, (segment, start) in enumerate(zip(prompt.segments, ir.fractions(prompt))):
             parts = ir.texts(segment.positive)
             blend = f" (blend of {len(parts)} parts)" if isinstance(segment.positive, ir.Blend) else ""
             shown = ir.join_text(ir.heaviest(segment.positive).fragments) if blend else ir.join_text(parts[0])
+            turn = f" (every {segment.every} steps, turn {segment.phase + 1})" if segment.every > 1 else ""
             when = f"after step {segment.step}" if segment.step is not None else f"from {start:.0%} of the steps"
-            out.append(f"{'stages:' if i == 0 else '':<11}{when}: {shown}{blend}")
+            out.append(f"{'stages:' if i == 0 else '':<11}{when}: {shown}{blend}{turn}")
     for cat in info.get("catalogs", []):
         out.append(f"catalog:   {cat['name']} {cat['version']}  sha256 {cat['sha256'][:16]}…")
     for a in prompt.adapters:

@@ -5,6 +5,7 @@ to ``warnings`` (a list) instead of dropping it silently.
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from importlib import import_module
 
 NAMES = ("compel", "a1111", "comfyui", "midjourney", "plain", "json")
@@ -37,6 +38,7 @@ FEATURES = {
     "edit": "{name} cannot switch prompts during sampling (`->`): written as it reads "
             "from {start:.0%} to {end:.0%} of the steps, the longest stretch; what it reads {when} is left out",
     "blend": "{name} cannot blend prompts (`blend`): written with the heaviest part (weight {weight})",
+    "alternate": "{name} cannot alternate words every step (`[a | b]`): written with the first of them",
     "weights": "{name} has no weights: `{text}` is written without its weight {weight}",
     "part_weights": "{name} weights whole parts of a multi-prompt: weights inside the parts of a blend are left out",
     "negative_weights": "{name}'s --no takes no weights: `{text}` is written without its weight {weight}",
@@ -46,6 +48,7 @@ FEATURES = {
 }
 
 
+@lru_cache(maxsize=None)  # asked once per prompt emitted: a million expanded prompts ask a million times
 def capabilities(target: str) -> tuple[str, frozenset]:
     """``(NAME, CAN)`` of a target module."""
     module = import_module(f"{__name__}.{target}")
@@ -69,6 +72,10 @@ def lower(prompt, target: str, warnings=None, *, name: str | None = None, can=No
     default_name, default_can = capabilities(target)
     name = default_name if name is None else name
     can = default_can if can is None else frozenset(can)
+    if any(s.every > 1 for s in prompt.segments) and "alternate" not in can:
+        unsupported(prompt, warnings, "alternate", name)
+        prompt = replace(prompt, segments=tuple(replace(s, every=1, phase=0) for s in prompt.segments
+                                                if s.phase == 0))
     if len(prompt.segments) > 1 and "edit" not in can:
         segment = longest(prompt)
         index = prompt.segments.index(segment)
@@ -119,7 +126,9 @@ def warn(warnings, prompt, message: str, span=None) -> None:
     if warnings is not None:
         from ..errors import Warning_
 
-        item = Warning_(f"prompt `{prompt.name}`: {message}", span if span is not None else prompt.span)
+        # an expanded prompt's warning is said once for all the prompts its choices make
+        who = f"prompt `{prompt.origin.prompt}` (expanded)" if prompt.origin else f"prompt `{prompt.name}`"
+        item = Warning_(f"{who}: {message}", span if span is not None else prompt.span)
         if item not in warnings:
             warnings.append(item)
 

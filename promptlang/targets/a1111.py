@@ -20,7 +20,9 @@ weighted run is one unit). More stages nest, ``[a:[b:c:0.7]:0.4]``. Fractions ar
 with all their digits, so A1111 counts the same iteration as the renderer
 (:func:`promptlang.ir.switch_steps`). A1111 has no blend of conditionings (its ``AND``
 mixes noise predictions, which is something else): a blend is written as its heaviest
-part, with a warning.
+part, with a warning. An alternation (``[cat | dog]``) is A1111's ``[cat|dog]``: the words
+where the turns differ, inside one bracket (an alternating side escapes ``:`` and ``|``
+as an edited one does).
 """
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ from ..ir import embeddings, loras, merged
 from . import lower, number, runs, warn
 
 NAME = "AUTOMATIC1111"
-CAN = frozenset({"edit", "weights", "negative_weights", "lora", "embedding"})
+CAN = frozenset({"edit", "alternate", "weights", "negative_weights", "lora", "embedding"})
 
 # one pass over the text: what A1111 acts on in plain text, as its sources match it:
 # `AND` (re_AND), `BREAK` (re_break), `<name:…>` (re_extra_net: `<(\w+):([^>]+)>`, which
@@ -103,11 +105,37 @@ def _scheduled(texts: list[str], ats: list[str]) -> str:
 
 
 def _schedule(prompt, sides, warnings) -> str:
-    """One side (a list of fragment tuples, one per segment) as one A1111 prompt."""
+    """One side (a list of fragment tuples, one per segment) as one A1111 prompt: the
+    stages as prompt edits, an alternating stage's turns as ``[a|b]``."""
     scheduled = len({tuple(merged(side)) for side in sides}) > 1
     texts = [_side(prompt, side, warnings, scheduled) for side in sides]
-    ats = [str(s.step) if s.step is not None else fraction(s.start) for s in prompt.segments]
-    return _scheduled(texts, ats)
+    stages: list[list[int]] = []  # the segments of each stage: its turns when it alternates
+    for k, s in enumerate(prompt.segments):
+        if stages and s.phase > 0:
+            stages[-1].append(k)
+        else:
+            stages.append([k])
+    heads = [prompt.segments[stage[0]] for stage in stages]
+    ats = [str(s.step) if s.step is not None else fraction(s.start) for s in heads]
+    return _scheduled([_turns(prompt, [texts[k] for k in stage], warnings) for stage in stages], ats)
+
+
+def _turns(prompt, texts: list[str], warnings) -> str:
+    """One string for the texts an alternation takes in turn, a step each: ``prefix[a|b]suffix``
+    (A1111's alternating words; several alternations in one prompt cycle together, so one
+    bracket over where they differ says the same)."""
+    if len(set(texts)) == 1:
+        return texts[0]
+    units = [_UNIT.findall(t) for t in texts]
+    first = units[0]
+    head = 0
+    while all(len(u) > head and u[head] == first[head] for u in units):
+        head += 1
+    tail = 0
+    while all(len(u) - head > tail and u[len(u) - 1 - tail] == first[len(first) - 1 - tail] for u in units):
+        tail += 1
+    middles = ["".join(u[head:len(u) - tail]) for u in units]  # their `:` `|` `[` `]` are escaped
+    return "".join(first[:head]) + "[" + "|".join(middles) + "]" + "".join(first[len(first) - tail:])
 
 
 def sides(prompt, warnings=None) -> tuple[str, str]:

@@ -6,7 +6,8 @@ import json
 from ..ir import to_json
 
 NAME = "JSON"
-CAN = frozenset({"edit", "blend", "weights", "part_weights", "negative_weights", "lora", "embedding"})  # the IR itself
+CAN = frozenset({"edit", "alternate", "blend", "weights", "part_weights", "negative_weights", "lora",
+                 "embedding"})  # the IR itself
 
 
 def emit(prompt, warnings=None) -> str:

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from promptlang.compiler import compile_source
 from promptlang.errors import PromptError
 from promptlang.lsp import features
-from promptlang.lsp.analysis import Document
+from promptlang.lsp.analysis import ONE, Document
 
 EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.prompt"))
 
@@ -34,8 +34,16 @@ def test_examples_compile_the_same(path):
     analysis = Document(str(path)).update(source)
     assert server(analysis) == cli(source, str(path))
     result = compile_source(source, str(path))
-    assert [p.name for p in result.prompts] == list(analysis.prompts)
-    assert all(analysis.prompts[p.name] == p for p in result.prompts)
+    # a prompt with choices is built once in the editor (its first random draw), every one by the CLI
+    assert list(dict.fromkeys(p.origin.prompt if p.origin else p.name for p in result.prompts)) == \
+        [p.origin.prompt if p.origin else p.name for p in analysis.prompts.values()]
+    assert all(analysis.prompts[p.name] == p for p in result.prompts if not p.origin)
+    drawn = compile_source(source, str(path), variation=ONE)
+
+    def same(p):  # the picks' values (a choice's label holds its line in the chunk the editor parsed)
+        return p.segments, p.settings, [value for _, value in p.origin.choices] if p.origin else None
+
+    assert all(same(analysis.prompts[p.name]) == same(p) for p in drawn.prompts)
 
 
 BROKEN = [

@@ -7,7 +7,7 @@ parser alone), too slow for a file of a thousand prompts. So a document is cut i
 :func:`promptlang.syntax.parse` on its own and kept under its text: an edit re-parses
 the chunk it touches. Spans of a chunk's AST are relative to the chunk (their ``file``
 names it), and are placed in the document only when they are shown. Each prompt is
-resolved by :func:`promptlang.resolve.resolve` over its ``extends`` chain and the
+resolved by :func:`promptlang.expansion.resolve` over its ``extends`` chain and the
 ``defaults`` (and linted by :func:`promptlang.lint.token_warnings`), and the result is
 kept until one of those AST objects or the catalogs change. The scope (the catalogs)
 is kept until the ``use`` lines change or a catalog file is saved.
@@ -25,7 +25,12 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from .. import ast, cst, syntax
+from ..choices import Variation
 from ..errors import PromptError, Warning_
+
+# a prompt with choices is checked whole (every name, every wildcard) but built once, as its
+# first random draw: the editor shows its diagnostics without building every combination
+ONE = Variation(mode="random", count=1, seed=0)
 
 CHUNK_START = re.compile(r"^(?:prompt|defaults|use)\b", re.M)
 DID_YOU_MEAN = re.compile(r"; did you mean `([^`]+)`\?")
@@ -221,7 +226,7 @@ class Document:
 
     def _resolve(self, analysis: Analysis, broken: list) -> None:
         from ..lint import token_warnings
-        from ..resolve import resolve
+        from ..expansion import resolve
 
         file = analysis.file
         scope = self._scope(analysis)
@@ -281,7 +286,7 @@ class Document:
                 ordered = sorted(chain, key=lambda d: (analysis.place(d.span) or (0,))[0])
                 mini = replace(file, source="", prompts=tuple(ordered))
                 try:
-                    irs, warns = resolve(mini, scope)
+                    irs, warns = resolve(mini, scope, ONE)
                     mine = [p for p in irs if p.span == decl.span]  # its own (variants too, if any)
                     found = ((chain, file.defaults), mine, warns + token_warnings(mine), [])
                 except PromptError as exc:
@@ -311,7 +316,7 @@ class Document:
         is the one it gets here. Otherwise (a file with mistakes or warnings) nothing is
         kept, and each prompt is resolved over its own chain, which says whose they are."""
         from ..lint import token_warnings
-        from ..resolve import resolve
+        from ..expansion import resolve
 
         if len(missing) < 2:
             return {}
@@ -323,7 +328,7 @@ class Document:
         if len({d.name for d in ordered}) != len(ordered):
             return {}
         try:
-            irs, warns = resolve(replace(file, source="", prompts=tuple(ordered)), scope)
+            irs, warns = resolve(replace(file, source="", prompts=tuple(ordered)), scope, ONE)
         except PromptError:
             return {}
         if warns or len(irs) != len(ordered):

@@ -54,12 +54,22 @@ EXPECTED = {"COMMENT": "comment.line", "STRING": "string.quoted.double", "NUMBER
             "MINUSES": "keyword.operator.weight", "APPEND": "keyword.operator.append",
             "COMPARE": "keyword.operator.comparison", "LBRACE": "punctuation.section.block.begin",
             "RBRACE": "punctuation.section.block.end", "COMMA": "punctuation.separator.comma",
-            "COLON": "punctuation.separator.weight", "DOT": "punctuation.accessor"}
+            "COLON": "punctuation.separator.weight", "DOT": "punctuation.accessor",
+            # choices, wildcards, alternation and `at step`
+            "STEP": "keyword.other.step", "VBAR": "punctuation.separator.choice", "WILDCARD": "variable.other.wildcard",
+            "CHOICE_COUNT": "constant.numeric.count", "CHOICE_WEIGHT": "constant.numeric.weight",
+            "LSQB": "punctuation.section.brackets", "RSQB": "punctuation.section.brackets"}
+BY_RULE = {("choice", "LBRACE"): "punctuation.section.braces.begin", ("choice", "RBRACE"): "punctuation.section.braces.end",
+           ("choice", "$$"): "keyword.operator.pick"}
 
 
 def expected(tok, parent) -> str:
+    if (parent.rule, tok.kind) in BY_RULE or (parent.rule, tok.text) in BY_RULE:
+        return BY_RULE.get((parent.rule, tok.kind)) or BY_RULE[(parent.rule, tok.text)]
     if tok.kind != "NAME":
         return EXPECTED[tok.kind]
+    if parent.rule == "use_folder":
+        return "keyword.other.wildcards"
     if parent.rule == "field" and parent.children[0] is tok:
         return "variable.other.property"
     if parent.rule == "prompt":

@@ -31,7 +31,7 @@ def test_two_alternations_cycle_together():
     ([0, 0, 3, 3], [0, 1, 0, 3, 2, 3]),      # and an edit at iteration 3: the turn goes on by the step
 ])
 def test_active_segment_each_iteration(starts, expected):
-    segments = tuple(ir.Segment(0.0 if s == 0 else 0.5, (ir.Fragment(str(k)),), (), 2, k % 2)
+    segments = tuple(ir.Segment(0.0 if s == 0 else 0.5, (ir.Fragment(str(k)),), (), every=2, phase=k % 2)
                      for k, s in enumerate(starts))
     prompt = ir.Prompt("p", segments, None)
     assert [ir.active(prompt, starts, i) for i in range(6)] == expected

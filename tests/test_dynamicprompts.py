@@ -105,3 +105,21 @@ def test_expand_command_streams_the_same(folder, monkeypatch, capsys):
 def test_what_cannot_be_carried_is_an_error(template, message):
     with pytest.raises(PromptError, match=re.escape(message)):
         decompile(template)
+
+
+def test_decompile_command_from_dynamicprompts(folder, monkeypatch, capsys):
+    """`promptlang decompile --from dynamicprompts` writes the function's file; expanding it
+    gives dynamicprompts' own prompts; --wildcards is for this source only (usage error)."""
+    monkeypatch.chdir(folder)
+    template = "a {big|small} __animals__ in {2$$ and $$red|blue|green}"
+    assert main(["decompile", "--from", "dynamicprompts", template, "--wildcards", "wildcards",
+                 "--name", "zoo", "-o", "zoo.prompt"]) == 0
+    assert (folder / "zoo.prompt").read_text() == decompile(template, wildcards=Path("wildcards"), name="zoo")
+    capsys.readouterr()
+    assert main(["expand", "zoo.prompt", "--max", "5000"]) == 0
+    got = capsys.readouterr().out.splitlines()
+    want = CombinatorialPromptGenerator(WildcardManager(folder / "wildcards")).generate(template, max_prompts=5000)
+    assert got == [_norm(str(w)) for w in want] and got
+    assert main(["decompile", "--from", "a1111", "x", "--wildcards", "wildcards"]) == 2
+    assert "--wildcards DIR goes with --from dynamicprompts" in capsys.readouterr().err
+    assert main(["decompile", "--from", "dynamicprompts", "x", "--wildcards", str(folder / "wildcards")]) == 2

@@ -18,12 +18,19 @@ def _ours(source: str):
     return run
 
 
+def _dynamicprompts(text: str, *, name: str, catalogs=(), wildcards=None) -> str:
+    from ..interop.dynamicprompts import decompile
+
+    return decompile(text, wildcards=Path(wildcards) if wildcards else None, name=name)
+
+
 #: ``--from`` name -> f(one prompt's text, *, name, catalogs, wildcards) -> `.prompt` source
 SOURCES = {
     "a1111": _ours("a1111"),
     "comfyui": _ours("comfyui"),
     "compel": _ours("compel"),
     "midjourney": _ours("midjourney"),
+    "dynamicprompts": _dynamicprompts,
 }
 
 MAX_FILE = 16 * 1024 * 1024   # bytes of a file of prompts
@@ -130,16 +137,19 @@ def _is_png(path: str) -> bool:
 @click.option("--use", "uses", multiple=True, default=("core",), show_default=True, metavar="CATALOG",
               help="a catalog (name or path) whose entries' words become names, as `van_gogh` (repeatable)")
 @click.option("--no-match", is_flag=True, help="keep every word as written; match no catalog entry")
+@click.option("--wildcards", metavar="DIR", help="with --from dynamicprompts: the wildcard folder the template's "
+                                                 "__name__ read (written as `use wildcards \"DIR\"`, a relative path)")
 @options.out("OUT.prompt", "write to OUT.prompt (atomically) instead of standard output")
 @options.overwrite
 @options.catalogs
-def decompile(text, source, file, name, uses, no_match, out, overwrite, catalogs) -> int:
-    """Turn a prompt from AUTOMATIC1111, ComfyUI, Compel or Midjourney into a readable .prompt file:
+def decompile(text, source, file, name, uses, no_match, wildcards, out, overwrite, catalogs) -> int:
+    """Turn a prompt from AUTOMATIC1111, ComfyUI, Compel, Midjourney or dynamicprompts into a readable .prompt file:
 
     \b
       promptlang decompile --from a1111 "a (cat:1.2) on a [red:blue:0.4] mat"
       promptlang decompile --from midjourney prompts.txt -o prompts.prompt   # one a line
       promptlang decompile image.png          # A1111, ComfyUI, InvokeAI or Fooocus metadata
+      promptlang decompile --from dynamicprompts "a {red|blue} __animals__" --wildcards ./wildcards
 
     Weights, edits, alternation and settings come across; what promptlang cannot say is
     written as `# note:` comments and printed as warnings.
@@ -159,6 +169,11 @@ def decompile(text, source, file, name, uses, no_match, out, overwrite, catalogs
         raise click.UsageError("--from TOOL is needed for prompt text: " + ", ".join(SOURCES))
     if image and source is not None:
         raise click.UsageError("--from is for prompt text; an image says which tool made it")
+    if wildcards is not None and source != "dynamicprompts":
+        raise click.UsageError("--wildcards DIR goes with --from dynamicprompts")
+    if wildcards is not None and Path(wildcards).is_absolute():
+        raise click.BadParameter(f"{wildcards}: a path relative to the .prompt file (the project's files are "
+                                 "confined to it)", param_hint="--wildcards")
     inputs = [p for p in (file, text if image else None) if p and p != "-"]
     if out is not None:
         from ..jobs.common import check_free
@@ -176,10 +191,10 @@ def decompile(text, source, file, name, uses, no_match, out, overwrite, catalogs
     elif file is not None:
         base = name or "decompiled"
         prompts = _lines(file)
-        result = _combine([_one(source, t, f"{base}_{i}", scope, where) for i, (where, t) in
+        result = _combine([_one(source, t, f"{base}_{i}", scope, where, wildcards) for i, (where, t) in
                            enumerate(prompts, 1)])
     else:
-        result = _one(source, text, name or "decompiled", scope, None)
+        result = _one(source, text, name or "decompiled", scope, None, wildcards)
     for line in said + [line.strip()[len("# note: "):] for line in result.splitlines()
                         if line.strip().startswith("# note: ")]:
         print(f"warning: {line}", file=sys.stderr)
@@ -192,9 +207,9 @@ def decompile(text, source, file, name, uses, no_match, out, overwrite, catalogs
     return 0
 
 
-def _one(source: str, text: str, name: str, scope, where: str | None) -> str:
+def _one(source: str, text: str, name: str, scope, where: str | None, wildcards=None) -> str:
     try:
-        return SOURCES[source](text, name=name, catalogs=scope)
+        return SOURCES[source](text, name=name, catalogs=scope, wildcards=wildcards)
     except PromptError as exc:
         if where:
             exc.message = f"{where}: {exc.message}"

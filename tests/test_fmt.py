@@ -16,8 +16,15 @@ EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.
 
 
 def ir(source: str, path: str) -> str:
+    """The compiled IR; a `{…}` choice is labelled by where it stands (line:column), which a
+    new layout moves: the picks are compared by their values, in order."""
     result = compile_source(source, path, lint=False)
-    return json.dumps([to_json(p) for p in result.prompts], sort_keys=True)
+    out = [to_json(p) for p in result.prompts]
+    for p in out:
+        for c in p.get("choices", ()):
+            if c["choice"].startswith("{"):
+                c["choice"] = "{…}"
+    return json.dumps(out, sort_keys=True)
 
 
 def comments(source: str) -> list:

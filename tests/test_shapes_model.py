@@ -112,3 +112,34 @@ def test_a_walks_middle_frames_move_monotonically(shapes, monkeypatch, tmp_path)
     # every step goes the same way, give or take 5 % of the whole way (sampling is not linear)
     assert all(b <= a + 0.05 * span for a, b in zip(values, values[1:])), values
     assert values[1] > values[-1] and values[-2] < values[0]
+
+
+def test_an_unknown_builtin_suggests_the_nearest():
+    from promptlang.diffusion.models import locate
+    from promptlang.errors import PromptError
+
+    with pytest.raises(PromptError, match="did you mean `builtin:shapes`"):
+        locate("builtin:shape")
+    assert locate("builtin:shapes") == ("builtin", None)
+
+
+def test_the_command_line_renders_it_at_32_without_the_noise_note(shapes, monkeypatch, tmp_path, capsys):
+    import promptlang.diffusion.models
+    from PIL import Image
+
+    from promptlang.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(promptlang.diffusion.models, "load_pipeline", lambda model, device="cpu", **kw: shapes)
+    (tmp_path / "s.prompt").write_text('use shapes\nprompt p {\n  subject "a red circle on a white background"\n'
+                                       '  format pixel_art\n  seed 1\n  steps 4\n}\n', encoding="utf-8")
+    assert main(["render", "s.prompt", "--model", "builtin:shapes", "-o", "out"]) == 0
+    err = capsys.readouterr().err
+    assert "renders noise" not in err
+    (png,) = (tmp_path / "out").rglob("p-1.png")
+    assert Image.open(png).size == (32, 32)
+    # a second run with --resume finds the finished render (its size is the model's own)
+    before = png.stat().st_mtime_ns
+    assert main(["render", "s.prompt", "--model", "builtin:shapes", "-o", "out", "--resume"]) == 0
+    assert "1 of 1 images are already there" in capsys.readouterr().out
+    assert png.stat().st_mtime_ns == before

@@ -27,6 +27,7 @@ def main(argv=None) -> int:
     p.add_argument("--guidance", type=float, default=7.5)
     p.add_argument("--seed", type=int, default=10_000, help="first scene seed (default 10000: not a training seed)")
     p.add_argument("--batch", type=int, default=10, help="images per pipeline call")
+    p.add_argument("--model", default="builtin:shapes", help="a retrained folder, to compare (default builtin:shapes)")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = p.parse_args(argv)
 
@@ -41,9 +42,9 @@ def main(argv=None) -> int:
     source = "\n".join(f'prompt s{i} {{\n  subject "{world.caption(sc)}"\n  seed {args.seed + i}\n}}'
                        for i, sc in enumerate(scenes))
     prompts = promptlang.compile(source)
-    pipe = load_pipeline("builtin:shapes", "cpu")
+    pipe = load_pipeline(args.model, "cpu")
     start = time.perf_counter()
-    done = promptlang.render(prompts, pipe=pipe, model="builtin:shapes", steps=args.steps,
+    done = promptlang.render(prompts, pipe=pipe, model=args.model, steps=args.steps,
                              guidance=args.guidance, batch_size=args.batch)
     seconds = time.perf_counter() - start
     keys = ("colour", "shape", "background", "format")
@@ -64,7 +65,7 @@ def main(argv=None) -> int:
         print(json.dumps({"n": n, "steps": args.steps, "guidance": args.guidance, "seconds": seconds,
                           "figures": figures}, indent=1))
         return 0
-    print(f"builtin:shapes, {n} renders at 32x32, {args.steps} steps, guidance {args.guidance}: "
+    print(f"{args.model}, {n} renders at 32x32, {args.steps} steps, guidance {args.guidance}: "
           f"{seconds:.1f} s ({seconds / n * 1000:.0f} ms per image, 1 CPU thread)")
     print(f"{'':12}{'renders':>9}{'world':>8}{'chance':>8}{'x chance':>10}")
     for k in keys:

@@ -1,6 +1,7 @@
 """Train ``builtin:shapes``: a tiny Stable-Diffusion-shaped model of the shapes world.
 
-    python -m promptlang.shapes.train [--out promptlang/data/shapes] [--seed 0] [--scale 1.0]
+    python -m promptlang.shapes.train --overwrite          # retrain the shipped model in place
+    python -m promptlang.shapes.train --out /tmp/shapes [--seed 0] [--unet-steps 1500]
 
 Three stages, each a standard diffusers/transformers class, so every render path of
 promptlang (schedulers, Compel weighting, blends, edits, walks) runs on the result:
@@ -15,7 +16,8 @@ promptlang (schedulers, Compel weighting, blends, edits, walks) runs on the resu
 Everything is drawn fresh from :mod:`promptlang.shapes.world` by seed, so a run is
 reproducible from ``--seed`` (on the same torch build). Weights are written as fp16
 safetensors (they load as fp32), with ``OUT/TRAINING.json``: the seed, steps, time,
-git commit and loss curves. CI never runs this; it takes ~20 minutes on 2 CPU cores.
+git commit and loss curves. CI never runs this; it took 23 minutes with one torch
+thread on a 2-core CPU busy with other work. It replaces an existing OUT only with --overwrite.
 """
 from __future__ import annotations
 
@@ -284,9 +286,13 @@ def main(argv=None) -> int:
     p.add_argument("--clip-steps", type=int, default=600)
     p.add_argument("--unet-steps", type=int, default=1500)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--overwrite", action="store_true", help="replace OUT when it exists (the shipped model by default)")
     p.add_argument("--stages", help="a folder to keep the trained VAE and CLIP in, and to reuse them from when "
                                     "they were made with the same seed and steps (to retrain only the UNet)")
     args = p.parse_args(argv)
+    if Path(args.out).exists() and not args.overwrite:
+        p.error(f"{args.out} exists (the shipped model, by default): add --overwrite to replace it, "
+                "or give another --out")
     import torch
 
     torch.set_num_threads(args.threads)

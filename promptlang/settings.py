@@ -31,10 +31,10 @@ class Settings:
 
 
 def sized(aspect: tuple[int, int], native: int = 512) -> tuple[int, int]:
-    """Width and height for a ratio, about ``native``² pixels, multiples of 8, at least 64."""
+    """Width and height for a ratio, about ``native``² pixels, multiples of 8, at least 32."""
     w, h = aspect
-    return (max(64, int(round(native * math.sqrt(w / h) / 8)) * 8),
-            max(64, int(round(native * math.sqrt(h / w) / 8)) * 8))
+    return (max(32, int(round(native * math.sqrt(w / h) / 8)) * 8),
+            max(32, int(round(native * math.sqrt(h / w) / 8)) * 8))
 
 
 def complete(settings: Settings, *, native: int = 512) -> Settings:
@@ -62,8 +62,8 @@ LIMITS = {
     "images": (1, 64),
     "seed": (0, 2**32 - 1),
     "guidance": (0, 50),
-    "width": (64, 4096),
-    "height": (64, 4096),
+    "width": (32, 4096),
+    "height": (32, 4096),
     "aspect": (1, 8),
 }
 
@@ -78,7 +78,7 @@ def check(name: str, value) -> str | None:
     if name == "size":
         w, h = value
         if any(check(side, v) for side, v in (("width", w), ("height", h))):
-            return f"size {w}x{h}: each side must be a multiple of 8 between 64 and 4096"
+            return f"size {w}x{h}: each side must be a multiple of 8 between 32 and 4096"
         return None
     if name == "aspect":
         w, h = value

@@ -51,7 +51,7 @@ def run(capsys, *argv):
     (["render", "s.prompt", "--steps", "1001"], "--steps"),
     (["render", "s.prompt", "--image-size", "big"], "expected WIDTHxHEIGHT"),
     (["render", "s.prompt", "--image-size", "65x64"], "width 65 must be a multiple of 8"),
-    (["render", "s.prompt", "--image-size", "64x8192"], "height 8192 must be a multiple of 8 between 64 and 4096"),
+    (["render", "s.prompt", "--image-size", "64x8192"], "height 8192 must be a multiple of 8 between 32 and 4096"),
     (["render", "s.prompt", "--images", "0"], "--images"),
     (["render", "s.prompt", "-n", "65"], "--images"),
     (["render", "s.prompt", "--seed", "-1"], "--seed"),

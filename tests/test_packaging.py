@@ -27,6 +27,12 @@ WHEEL_FILES = [
     "promptlang/data/clip/vocab.json",
     "promptlang/data/clip/merges.txt",
     "promptlang/data/clip/LICENSE",
+    "promptlang/styles/shapes.yaml",
+    "promptlang/data/shapes/model_index.json",
+    "promptlang/data/shapes/unet/diffusion_pytorch_model.safetensors",
+    "promptlang/data/shapes/tokenizer/vocab.json",
+    "promptlang/data/shapes/clip/model.safetensors",
+    "promptlang/data/shapes/TRAINING.json",
 ]
 
 

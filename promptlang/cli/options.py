@@ -15,7 +15,7 @@ SEED_MAX = LIMITS["seed"][1]
 
 
 class ImageSize(click.ParamType):
-    """``WxH`` in pixels, each a multiple of 8 from 64 to 4096; the value is ``(w, h)``."""
+    """``WxH`` in pixels, each a multiple of 8 from 32 to 4096; the value is ``(w, h)``."""
 
     name = "WxH"
 
@@ -181,7 +181,8 @@ json = click.option("--json", "as_json", is_flag=True, help="print JSON instead 
 # ------------------------------------------------------------------ rendering
 
 def model(help="model id in the local Hugging Face cache, a diffusers folder, a .safetensors checkpoint, or "
-               "builtin:tiny / builtin:tiny-sdxl (test models that render noise); default: the file's `model`"):
+               "builtin:shapes (a tiny trained model of coloured shapes), builtin:tiny / builtin:tiny-sdxl (test models "
+               "that render noise); default: the file's `model`"):
     return click.option("-m", "--model", metavar="MODEL", help=help)
 
 
@@ -192,7 +193,7 @@ scheduler = click.option("--scheduler", type=Scheduler(), metavar="NAME",
                          help="e.g. euler_a, dpmpp_2m_karras, \"DPM++ 2M Karras\"")
 images = click.option("-n", "--images", type=IMAGES, metavar="N", help="images per prompt (image i uses seed+i)")
 image_size = click.option("--image-size", type=ImageSize(), metavar="WxH",
-                          help="override the image size in pixels, e.g. 512x512 (multiples of 8, 64-4096)")
+                          help="override the image size in pixels, e.g. 512x512 (multiples of 8, 32-4096)")
 device = click.option("--device", type=DEVICE, help="default: cuda when there is one")
 no_cache = click.option("--no-cache", is_flag=True, help="do not read or write the embeddings cache")
 batch = click.option("--batch", type=BATCH, default=1, metavar="N",

@@ -1,10 +1,14 @@
 """Model construction and loading: where a diffusers pipeline comes from.
 
-``load_pipeline(model, device)`` understands four kinds of model string:
+``load_pipeline(model, device)`` understands five kinds of model string:
 
 * ``builtin:tiny`` / ``builtin:tiny-sdxl``: a tiny random-weight SD / SDXL pipeline
   built in code (:func:`build_tiny`). It renders noise, in about a second on a CPU;
   it exists to prove the whole path on any machine, and :class:`Model` says so.
+* ``builtin:shapes``: a tiny *trained* SD pipeline shipped in the package
+  (``promptlang/data/shapes``): 32x32 pictures of coloured shapes that follow their
+  prompts ("a red circle on a blue background, pixel art"), a fraction of a second
+  each on a CPU. See :mod:`promptlang.shapes`.
 * a local diffusers folder (one with ``model_index.json``);
 * a single-file ``.safetensors`` checkpoint (``from_single_file``; offline this
   needs the matching diffusers config folder, see :func:`_load_single_file`);
@@ -23,9 +27,11 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import PromptError
+from ..errors import PromptError, suggest
 
-BUILTIN = {"builtin:tiny": "sd", "builtin:tiny-sdxl": "sdxl"}
+BUILTIN = {"builtin:tiny": "sd", "builtin:tiny-sdxl": "sdxl", "builtin:shapes": "sd"}
+#: the builtin models that render noise (the others are trained)
+TEST_MODELS = ("builtin:tiny", "builtin:tiny-sdxl")
 
 _SD_CLASSES = ("StableDiffusionPipeline",)
 _SDXL_CLASSES = ("StableDiffusionXLPipeline",)
@@ -37,6 +43,13 @@ def _clip_folder() -> str:
     from importlib.resources import files
 
     return str(files("promptlang.data.clip"))
+
+
+def shapes_folder() -> Path:
+    """The shipped diffusers folder of ``builtin:shapes`` (its CLIPModel is in ``clip/``)."""
+    from importlib.resources import files
+
+    return Path(str(files("promptlang.data") / "shapes"))
 
 
 def _tokenizer():
@@ -146,7 +159,8 @@ class Model:
     @property
     def native(self) -> int:
         """The side, in pixels, the model was trained at (what `aspect` sizes to)."""
-        return 1024 if self.kind == "sdxl" else 512
+        small = _small_native(self.pipe)
+        return small or (1024 if self.kind == "sdxl" else 512)
 
     @property
     def device(self):
@@ -155,6 +169,16 @@ class Model:
     @property
     def dtype(self):
         return self.pipe.unet.dtype
+
+
+def _small_native(pipe) -> int | None:
+    """The side a model made for tiny pictures was trained at (``builtin:shapes``: 32),
+    read from its UNet and VAE; None for every ordinary model."""
+    try:
+        side = int(pipe.unet.config.sample_size) * 2 ** (len(pipe.vae.config.block_out_channels) - 1)
+    except (AttributeError, TypeError):
+        return None
+    return side if side < 256 else None
 
 
 def wrap(pipe, model_id: str | None = None) -> Model:
@@ -243,7 +267,12 @@ def load_pipeline(model: str, device: str = "cpu", dtype=None, local_files_only:
     if str(device).startswith("cuda") and not torch.cuda.is_available():
         raise PromptError(f"device `{device}` asked for, but torch sees no CUDA GPU",
                           hint=f"use --device cpu (torch {torch.__version__} is installed)")
-    if model.startswith("builtin:"):
+    if model == "builtin:shapes":
+        locate(model)
+        with _quiet_loading():
+            pipe = _load_folder(shapes_folder(), torch_dtype, model)
+        pipe = pipe.to(device)
+    elif model.startswith("builtin:"):
         locate(model)
         pipe = build_tiny(BUILTIN[model])
         pipe = pipe.to(device=device, dtype=torch_dtype) if torch_dtype != torch.float32 else pipe.to(device)
@@ -283,7 +312,11 @@ def locate(model: str, local_files_only: bool = True) -> tuple[str, Path | None]
     PromptError for anything that cannot load."""
     if model.startswith("builtin:"):
         if model not in BUILTIN:
-            raise PromptError(f"unknown builtin model `{model}`", hint="builtin models: " + ", ".join(BUILTIN))
+            raise PromptError(f"unknown builtin model `{model}`{suggest(model, BUILTIN)}",
+                              hint="builtin models: " + ", ".join(BUILTIN))
+        if model == "builtin:shapes" and not (shapes_folder() / "model_index.json").is_file():
+            raise PromptError("builtin:shapes is missing from this installation (promptlang/data/shapes)",
+                              hint="reinstall promptlang, or retrain it: python -m promptlang.shapes.train")
         return "builtin", None
     path = Path(model).expanduser()
     if path.is_dir():

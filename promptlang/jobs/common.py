@@ -53,7 +53,7 @@ def prepare(prompt: ir.Prompt, *, model=None, images=None, seed=None, steps=None
                           f"{last:,} (image i uses seed + i)", hint=f"use a seed of at most {last - count + 1:,}")
     if not settings.model:
         raise PromptError(f"prompt `{prompt.name}` names no model: add `model \"…\"` to the file or pass --model",
-                          hint="`--model builtin:tiny` renders noise with a tiny test model, on any machine")
+                          hint="`--model builtin:shapes` renders coloured shapes with a tiny trained model, on any machine")
     from ..adapters import hashed
 
     return hashed(replace(prompt, settings=settings))  # every LoRA/embedding file there, checked, its sha256 set
@@ -118,10 +118,10 @@ def check_models(models) -> None:
 
 def notes(models, report) -> None:
     """Say so when a model is a random-weight test model."""
-    from ..diffusion.models import BUILTIN
+    from ..diffusion.models import TEST_MODELS
 
     for model in dict.fromkeys(models):
-        if model in BUILTIN:
+        if model in TEST_MODELS:
             report(Event("note", TEST_MODEL_NOTE.format(model=model)))
 
 

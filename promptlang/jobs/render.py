@@ -186,7 +186,7 @@ def _already(path: Path, prompt: ir.Prompt, seed: int) -> bool:
     from ..settings import PIXEL_SETTINGS as keys, complete
 
     have = tuple(getattr(made.settings, k) for k in keys)
-    return any(have == tuple(getattr(complete(prompt.settings, native=n), k) for k in keys) for n in (512, 1024))
+    return any(have == tuple(getattr(complete(prompt.settings, native=n), k) for k in keys) for n in (32, 512, 1024))
 
 
 def run(the_plan: Plan, *, backend=None, report=ignore) -> list[Path]:

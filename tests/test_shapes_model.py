@@ -1,0 +1,145 @@
+"""builtin:shapes follows its prompts: the effects promptlang's language promises, seen
+in the pixels of a real (tiny, trained) model on a CPU. Weights, negatives, prompt edits,
+blends and walks each move the picture the way the prompt says, measured with
+promptlang.shapes.check. Marked `shapes` (`pytest -m shapes`); a few seconds each."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import promptlang
+from promptlang.shapes import check
+
+pytestmark = pytest.mark.shapes
+
+SEEDS = (1, 2, 3, 4)
+STEPS = 12
+
+
+@pytest.fixture(scope="module")
+def shapes():
+    from promptlang.diffusion.models import load_pipeline
+
+    return load_pipeline("builtin:shapes", "cpu")
+
+
+def renders(shapes, body: str, seeds=SEEDS, **settings):
+    """The images of one prompt (its slots in ``body``) for each seed."""
+    (prompt,) = promptlang.compile("prompt p {\n" + body + "\n}")
+    return [promptlang.render(prompt, pipe=shapes, model="builtin:shapes", seed=s, steps=STEPS, **settings)[0].image
+            for s in seeds]
+
+
+def share(images, colour: str) -> float:
+    """The mean share of pixels nearest ``colour`` over the images."""
+    return float(np.mean([check.colour_shares(im)[colour] for im in images]))
+
+
+def redness(images) -> float:
+    """Mean red minus blue channel, over all pixels of all images (red high, blue low)."""
+    return float(np.mean([np.asarray(im, dtype=np.float32)[..., 0] - np.asarray(im, dtype=np.float32)[..., 2]
+                          for im in images]))
+
+
+def test_loads_as_a_trained_model_at_its_own_size(shapes):
+    from promptlang.diffusion.models import is_test_model, wrap
+
+    model = wrap(shapes, "builtin:shapes")
+    assert not is_test_model(shapes) and model.native == 32
+    (image,) = [r.image for r in promptlang.render(promptlang.compile('prompt p { subject "a red circle" }')[0],
+                                                   pipe=shapes, model="builtin:shapes", seed=1, steps=4)]
+    assert image.size == (32, 32)
+
+
+def test_renders_what_the_prompt_says(shapes):
+    for colour, shape, bg in (("red", "circle", "white"), ("blue", "square", "yellow"), ("white", "star", "green")):
+        images = renders(shapes, f'subject "a {colour} {shape} on a {bg} background"', seeds=(1, 2, 3))
+        readings = [check.read(im) for im in images]
+        assert sum(r.colour == colour for r in readings) >= 2, (colour, readings)
+        assert sum(r.background == bg for r in readings) >= 2, (bg, readings)
+
+
+def test_a_higher_weight_on_a_colour_word_raises_its_share(shapes):
+    low = share(renders(shapes, 'subject "a" "red":0.4 "circle on a white background"'), "red")
+    plain = share(renders(shapes, 'subject "a" "red" "circle on a white background"'), "red")
+    high = share(renders(shapes, 'subject "a" "red":1.6 "circle on a white background"'), "red")
+    assert low < plain < high, (low, plain, high)
+
+
+def test_a_negative_lowers_a_colour(shapes):
+    plain = share(renders(shapes, 'subject "a circle on a white background"'), "red")
+    avoided = share(renders(shapes, 'subject "a circle on a white background"\nnegative "red"'), "red")
+    assert avoided < plain, (avoided, plain)
+
+
+def test_an_edit_halfway_lands_between_the_plain_renders(shapes):
+    red = redness(renders(shapes, 'subject "a red square on a white background"'))
+    blue = redness(renders(shapes, 'subject "a blue square on a white background"'))
+    edit = redness(renders(shapes, 'subject "a" "red" -> "blue" at 0.5 "square on a white background"'))
+    assert blue < edit < red, (blue, edit, red)
+
+
+def test_a_blend_is_nearer_its_heavier_part(shapes):
+    red = redness(renders(shapes, 'subject "a red circle on a white background"'))
+    blue = redness(renders(shapes, 'subject "a blue circle on a white background"'))
+    mostly_red = redness(renders(shapes, 'subject blend "a red circle on a white background":0.8, '
+                                         '"a blue circle on a white background":0.2'))
+    mostly_blue = redness(renders(shapes, 'subject blend "a red circle on a white background":0.2, '
+                                          '"a blue circle on a white background":0.8'))
+    assert abs(mostly_red - red) < abs(mostly_red - blue), (red, mostly_red, blue)
+    assert abs(mostly_blue - blue) < abs(mostly_blue - red), (red, mostly_blue, blue)
+
+
+def test_a_walks_middle_frames_move_monotonically(shapes, monkeypatch, tmp_path):
+    import promptlang.diffusion.models
+    from PIL import Image
+
+    from promptlang.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(promptlang.diffusion.models, "load_pipeline", lambda model, device="cpu", **kw: shapes)
+    (tmp_path / "w.prompt").write_text(
+        'defaults {\n  model "builtin:shapes"\n  seed 3\n}\n'
+        'prompt red { subject "a red circle on a white background" }\n'
+        'prompt blue { subject "a blue circle on a white background" }\n', encoding="utf-8")
+    assert main(["walk", "w.prompt", "--from", "red", "--to", "blue", "--frames", "6", "-o", "walks",
+                 "--steps", str(STEPS), "-q"]) == 0
+    frames = sorted((tmp_path / "walks").glob("walk-red-blue-0*.png"))
+    assert len(frames) == 6
+    values = [redness([Image.open(f).convert("RGB")]) for f in frames]
+    span = values[0] - values[-1]
+    assert span > 50, values  # the walk goes from red to blue
+    # every step goes the same way, give or take 5 % of the whole way (sampling is not linear)
+    assert all(b <= a + 0.05 * span for a, b in zip(values, values[1:])), values
+    assert values[1] > values[-1] and values[-2] < values[0]
+
+
+def test_an_unknown_builtin_suggests_the_nearest():
+    from promptlang.diffusion.models import locate
+    from promptlang.errors import PromptError
+
+    with pytest.raises(PromptError, match="did you mean `builtin:shapes`"):
+        locate("builtin:shape")
+    assert locate("builtin:shapes") == ("builtin", None)
+
+
+def test_the_command_line_renders_it_at_32_without_the_noise_note(shapes, monkeypatch, tmp_path, capsys):
+    import promptlang.diffusion.models
+    from PIL import Image
+
+    from promptlang.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(promptlang.diffusion.models, "load_pipeline", lambda model, device="cpu", **kw: shapes)
+    (tmp_path / "s.prompt").write_text('use shapes\nprompt p {\n  subject "a red circle on a white background"\n'
+                                       '  format pixel_art\n  seed 1\n  steps 4\n}\n', encoding="utf-8")
+    assert main(["render", "s.prompt", "--model", "builtin:shapes", "-o", "out"]) == 0
+    err = capsys.readouterr().err
+    assert "renders noise" not in err
+    (png,) = (tmp_path / "out").rglob("p-1.png")
+    assert Image.open(png).size == (32, 32)
+    # a second run with --resume finds the finished render (its size is the model's own)
+    before = png.stat().st_mtime_ns
+    assert main(["render", "s.prompt", "--model", "builtin:shapes", "-o", "out", "--resume"]) == 0
+    assert "1 of 1 images are already there" in capsys.readouterr().out
+    assert png.stat().st_mtime_ns == before

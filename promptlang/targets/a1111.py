@@ -73,10 +73,9 @@ def fraction(at: float) -> str:
 _UNIT = re.compile(r"\((?:[^()\\]|\\.)*:[-0-9.]+\)|,\s*|\s+|(?:[^\s,()\\]|\\.)+|.", re.S)
 
 
-def _scheduled(texts: list[str], ats: list[str]) -> str:
-    """One string for stage texts that take over at ``ats``: ``prefix[a:b:at]suffix``."""
-    if len(set(texts)) == 1:
-        return texts[0]
+def _differ(texts: list[str]):
+    """The texts cut into units (:data:`_UNIT`), the first's units, and how many units all of
+    them share at the head and at the tail: what lies between is where they differ."""
     units = [_UNIT.findall(t) for t in texts]
     first = units[0]
     head = 0
@@ -85,6 +84,14 @@ def _scheduled(texts: list[str], ats: list[str]) -> str:
     tail = 0
     while all(len(u) - head > tail and u[len(u) - 1 - tail] == first[len(first) - 1 - tail] for u in units):
         tail += 1
+    return units, first, head, tail
+
+
+def _scheduled(texts: list[str], ats: list[str]) -> str:
+    """One string for stage texts that take over at ``ats``: ``prefix[a:b:at]suffix``."""
+    if len(set(texts)) == 1:
+        return texts[0]
+    units, first, head, tail = _differ(texts)
     middles = [u[head:len(u) - tail] for u in units]
     # `a cat[, hat:0.3], by …` rather than `a cat, [hat, :0.3]by …`
     while head and not first[head - 1].strip(" ,") and any(middles) \
@@ -126,14 +133,7 @@ def _turns(prompt, texts: list[str], warnings) -> str:
     bracket over where they differ says the same)."""
     if len(set(texts)) == 1:
         return texts[0]
-    units = [_UNIT.findall(t) for t in texts]
-    first = units[0]
-    head = 0
-    while all(len(u) > head and u[head] == first[head] for u in units):
-        head += 1
-    tail = 0
-    while all(len(u) - head > tail and u[len(u) - 1 - tail] == first[len(first) - 1 - tail] for u in units):
-        tail += 1
+    units, first, head, tail = _differ(texts)
     middles = ["".join(u[head:len(u) - tail]) for u in units]  # their `:` `|` `[` `]` are escaped
     return "".join(first[:head]) + "[" + "|".join(middles) + "]" + "".join(first[len(first) - tail:])
 

@@ -643,6 +643,12 @@ class _Validator:
             raise self.fail(f"{prefix}text", "is empty", nodes["text"][1])
         negative = self.string(data, "negative", nodes, prefix=prefix)
         description = self.string(data, "description", nodes, prefix=prefix)
+        weight, tags = self.weight_and_tags(data, nodes, node, prefix)
+        span = self.span(nodes["text"][1])
+        return Entry(section, key, text, negative, float(weight), tuple(tags), description, catalog, span)
+
+    def weight_and_tags(self, data: dict, nodes: dict, node, prefix: str) -> tuple:
+        """An entry's ``weight`` (a number from -100 to 100, default 1) and ``tags`` (strings)."""
         weight = data.get("weight", 1.0)
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not -100 <= weight <= 100:
             raise self.fail(f"{prefix}weight", "expected a number between -100 and 100",
@@ -650,8 +656,7 @@ class _Validator:
         tags = data.get("tags") or []
         if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
             raise self.fail(f"{prefix}tags", "expected a list of strings", nodes.get("tags", (node, node))[1])
-        span = self.span(nodes["text"][1])
-        return Entry(section, key, text, negative, float(weight), tuple(tags), description, catalog, span)
+        return weight, tags
 
     def adapter(self, catalog: str, section: str, key: str, data: dict, nodes: dict, node) -> Entry:
         """A `lora` or `embedding` entry: ``file`` (a relative .safetensors path; where it
@@ -674,13 +679,7 @@ class _Validator:
         if sha and not SHA256_RE.match(sha):
             raise self.fail(f"{prefix}sha256", "expected 64 hexadecimal digits", nodes["sha256"][1])
         description = self.string(data, "description", nodes, prefix=prefix)
-        weight = data.get("weight", 1.0)
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not -100 <= weight <= 100:
-            raise self.fail(f"{prefix}weight", "expected a number between -100 and 100",
-                            nodes.get("weight", (node, node))[1])
-        tags = data.get("tags") or []
-        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-            raise self.fail(f"{prefix}tags", "expected a list of strings", nodes.get("tags", (node, node))[1])
+        weight, tags = self.weight_and_tags(data, nodes, node, prefix)
         text = trigger if section == "lora" else key
         return Entry(section, key, text, "", float(weight), tuple(tags), description, catalog,
                      self.span(nodes["file"][1]), file, sha)

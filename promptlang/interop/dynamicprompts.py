@@ -104,8 +104,14 @@ def _units(parts: list) -> list[list]:
 
 def _pieces(parts: list) -> str:
     """Parts side by side -> the pieces of one subject phrase, as source."""
+    return _source(_units(parts))
+
+
+def _source(units) -> str:
+    """Units side by side as pieces: runs of plain words as one quoted string, each unit that
+    holds a choice or a wildcard as its own piece."""
     out, words = [], []
-    for unit in _units(parts):
+    for unit in units:
         if all(isinstance(p, str) for p in unit):
             words.append("".join(unit))
             continue
@@ -188,18 +194,7 @@ def _option_pieces(parts: list) -> str:
             merged[-1] = merged[-1] + [" "] + unit  # glued: goes into the choice
         else:
             merged.append(unit)
-    out, words = [], []
-    for unit in merged:
-        if all(isinstance(p, str) for p in unit):
-            words.append("".join(unit))
-            continue
-        if words:
-            out.append(_quote(" ".join(words)))
-            words = []
-        out.append(_unit(unit))
-    if words:
-        out.append(_quote(" ".join(words)))
-    return " ".join(out)
+    return _source(merged)
 
 
 def _wildcard(part: TWild) -> str:

@@ -20,8 +20,8 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .syntax import MAX_SOURCE, Tree, UnexpectedInput, _syntax_error, _table_key, OPTIONS, parser
-from .errors import PromptError, span_at
+from .syntax import Tree, check_source, UnexpectedInput, _syntax_error, _table_key, OPTIONS, parser
+from .errors import PromptError
 from .resources import grammar_file
 
 # the kinds of leaves that carry no meaning (besides the grammar's terminals)
@@ -180,12 +180,7 @@ def _split(source: str, start: int, end: int) -> list:
 def parse(source: str, path: str = "<string>") -> Parsed:
     """The lossless tree of ``source``; a PromptError (the parser's own message) when it
     does not parse."""
-    if len(source) > MAX_SOURCE:
-        raise PromptError(f"file is too large ({len(source):,} characters; at most {MAX_SOURCE:,})",
-                          span_at(path, source, 0), source=source)
-    if "\x00" in source:
-        raise PromptError("file contains a NUL character (is it a binary file?)",
-                          span_at(path, source, source.index("\x00")), source=source)
+    check_source(source, path)
     leaves, tree = lex(source, path)
     if isinstance(tree, PromptError):
         raise tree

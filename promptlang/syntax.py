@@ -114,14 +114,19 @@ if __name__ == "__main__":
     write_parser_table()
 
 
-def parse(source: str, path: str = "<string>") -> ast.File:
-    """Parse one `.prompt` file's text; raise PromptError on any mistake."""
+def check_source(source: str, path: str) -> None:
+    """What any reading of a `.prompt` text refuses first: too large, or binary (a NUL)."""
     if len(source) > MAX_SOURCE:
         raise PromptError(f"file is too large ({len(source):,} characters; at most {MAX_SOURCE:,})",
                           span_at(path, source, 0), source=source)
     if "\x00" in source:
         raise PromptError("file contains a NUL character (is it a binary file?)",
                           span_at(path, source, source.index("\x00")), source=source)
+
+
+def parse(source: str, path: str = "<string>") -> ast.File:
+    """Parse one `.prompt` file's text; raise PromptError on any mistake."""
+    check_source(source, path)
     _check_nesting(source, path)
     try:
         tree = parser().parse(source, start="start")

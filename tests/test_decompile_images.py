@@ -261,3 +261,10 @@ def test_positional_file_of_prompts_and_long_text(tmp_path, capsys):
     assert code == 1 and "PNG files only" in err
     code, out, err = run(capsys, "decompile", "--from", "a1111", "--no-match", "x" * 5000 + "/" + "y" * 300)
     assert code == 0 and "internal error" not in err and "x" * 100 in out
+
+
+def test_a_missing_image_is_said_to_be_missing(tmp_path, capsys, monkeypatch):
+    """`decompile photo.png` where there is no such file: that, not a demand for --from."""
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "decompile", "photo.png")
+    assert code == 1 and "photo.png: no such file" in err and "--from" not in err and not out

@@ -158,6 +158,9 @@ def decompile(text, source, file, name, uses, no_match, wildcards, out, overwrit
 
     if (text is None) == (file is None):
         raise click.UsageError("give the prompt text, an image, or --file FILE (one of them)")
+    if text is not None and source is None and text.lower().endswith(".png") and "\n" not in text \
+            and not _is_file(text):
+        raise PromptError(f"{text}: no such file")  # an image's name, not a prompt (that needs --from)
     image = text is not None and _is_file(text) and _is_png(text)
     if text is not None and not image and _is_file(text):
         if Path(text).suffix.lower() in (".jpg", ".jpeg", ".webp", ".avif", ".gif"):

@@ -58,7 +58,7 @@ def main() -> int:
 
     from dynamicprompts.generators import CombinatorialPromptGenerator
 
-    from promptlang.choices import Variation
+    from promptlang.expansion import Variation
     from promptlang.compiler import stream_file
     from promptlang.interop.dynamicprompts import decompile
     from promptlang.targets import plain

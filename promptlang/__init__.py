@@ -33,7 +33,7 @@ _SUBMODULES = ("adapters", "ast", "catalog", "choices", "compiler", "errors", "e
 
 def compile(source_or_path, *, target: str | None = None, search_dirs=(), variation=None):
     """Compile a `.prompt` file (a path) or text (a string containing a newline or `{`).
-    ``variation`` (:class:`promptlang.choices.Variation`): how prompts with choices expand
+    ``variation`` (:class:`promptlang.expansion.Variation`): how prompts with choices expand
     (every combination, at most 1,000, by default).
 
     Returns the list of IR prompts, or with ``target`` the list of emitted strings.

@@ -309,10 +309,12 @@ def _from_cache(data, shown: str, source: str, sha: str) -> Catalog | None:
                 items[key] = Entry(section, key, text, negative, float(weight), tuple(tags), description,
                                    data["name"], where, file, digest)
             entries[section] = items
-        from .choices import WildValue
+        wildcards = {}
+        if data["wildcards"]:  # the choices module (WildValue) only for a catalog that has some
+            from .choices import WildValue
 
-        wildcards = {name: tuple(WildValue(t, n, float(w), float(c), where) for t, n, w, c, where in values)
-                     for name, values in data["wildcards"].items()}
+            wildcards = {name: tuple(WildValue(t, n, float(w), float(c), where) for t, n, w, c, where in values)
+                         for name, values in data["wildcards"].items()}
         return Catalog(data["name"], data["version"], data["description"], shown, sha, tuple(data["requires"]),
                        entries, source, wildcards)
     except (KeyError, TypeError, ValueError):

@@ -35,18 +35,6 @@ MAX_NODES = 200_000     # nodes of one prompt's tree (bounds the work done befor
 MAX_OPTIONS = 100_000   # values of one wildcard (a glob may gather several)
 MAX_PICK_WORK = 1_000_000  # options x the most picked of one pick-N choice (counting it is that much work)
 SMALL = 4_096           # a node with at most this many values keeps them listed while it is walked
-DEFAULT_MAX = 1_000
-
-
-@dataclass(frozen=True, slots=True)
-class Variation:
-    """How the prompts of a file are expanded: ``combinatorial`` (every combination) or
-    ``random`` (``count`` prompts drawn from ``seed``); at most ``max`` in all."""
-
-    mode: str = "combinatorial"
-    count: int | None = None
-    seed: int | None = None
-    max: int = DEFAULT_MAX
 
 
 @dataclass(frozen=True, slots=True)
@@ -610,24 +598,6 @@ def _text_shown(parts) -> str:
 
 
 # ---------------------------------------------------------------- a prompt's slots
-
-def slot_has_choices(slots: dict, scope) -> bool:
-    """Whether any slot holds a choice, a wildcard or a catalog name whose text has choices."""
-    def piece(slot, p):
-        if isinstance(p, (ast.Choice, ast.Wildcard)):
-            return True
-        if isinstance(p, ast.Edit):
-            return piece(slot, p.before) or piece(slot, p.after)
-        if isinstance(p, ast.Ref) and slot != "subject":
-            try:
-                entry = scope.lookup(slot, p)
-            except PromptError:
-                return False
-            return has_choices(entry.text, jinja=True)
-        return False
-
-    return any(piece(name, p) for name, slot in slots.items() for phrase in slot.phrases for p in phrase.pieces)
-
 
 class Expansion:
     """One prompt's slots with their choices, ready to be counted and walked."""

@@ -16,7 +16,7 @@ class Compiled:
     scope: Scope
     prompts: list  # ir.Prompt, in file order
     warnings: list  # Warning_
-    variation: object = None  # how prompts with choices were expanded (promptlang.choices.Variation)
+    variation: object = None  # how prompts with choices were expanded (promptlang.expansion.Variation)
 
     def prompt(self, name: str) -> ir.Prompt:
         for p in self.prompts:
@@ -41,7 +41,7 @@ def read_source(path: str | Path) -> str:
 
 def compile_source(source: str, path: str = "<string>", *, search_dirs=(), lint: bool = True,
                    variation=None, only: str | None = None) -> Compiled:
-    """``variation`` (:class:`promptlang.choices.Variation`): how prompts with choices expand
+    """``variation`` (:class:`promptlang.expansion.Variation`): how prompts with choices expand
     (every combination, at most 1,000, by default); ``only``: one prompt (or ``NAME.k``)."""
     file = syntax.parse(source, path)
     try:

@@ -11,6 +11,7 @@ prompt once and then only puts each combination's words in the subject's place.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from itertools import islice
 
@@ -18,6 +19,45 @@ from . import ast, ir
 from .errors import PromptError, Warning_, suggest
 from .resolve import (Scope, _attach, _build, _build_plain, _check_block, _check_names, _collect, _cycle, _merge,
                       _Merged, _overlap_warnings, _settings, _split_text, _with_adapters)
+
+
+DEFAULT_MAX = 1_000
+# a single `{` (not Jinja's `{{`, `{%`, `{#`) or a `__`: what a choice or wildcard needs to be
+# there at all; :mod:`promptlang.choices` (its parser) is imported only for texts that have one
+_MAYBE_CHOICES = re.compile(r"__|(?<!\{)\{(?![{%#])")
+
+
+@dataclass(frozen=True, slots=True)
+class Variation:
+    """How the prompts of a file are expanded: ``combinatorial`` (every combination) or
+    ``random`` (``count`` prompts drawn from ``seed``); at most ``max`` in all."""
+
+    mode: str = "combinatorial"
+    count: int | None = None
+    seed: int | None = None
+    max: int = DEFAULT_MAX
+
+
+def slot_has_choices(slots: dict, scope) -> bool:
+    """Whether any slot holds a choice, a wildcard or a catalog name whose text has choices."""
+    def piece(slot, p):
+        if isinstance(p, (ast.Choice, ast.Wildcard)):
+            return True
+        if isinstance(p, ast.Edit):
+            return piece(slot, p.before) or piece(slot, p.after)
+        if isinstance(p, ast.Ref) and slot != "subject":
+            try:
+                entry = scope.lookup(slot, p)
+            except PromptError:
+                return False
+            if not _MAYBE_CHOICES.search(entry.text):
+                return False
+            from .choices import has_choices
+
+            return has_choices(entry.text, jinja=True)
+        return False
+
+    return any(piece(name, p) for name, slot in slots.items() for phrase in slot.phrases for p in phrase.pieces)
 
 
 def resolve(file: ast.File, scope: Scope, variation=None, only: str | None = None
@@ -53,8 +93,6 @@ def stream(file: ast.File, scope: Scope, variation=None, only: str | None = None
     Prompts without choices are built here already, so that every independent error of the
     file is reported together. ``plain``: the iterator gives (name, text) in the `plain`
     target's words instead (the fast road writes them without building the IR)."""
-    from .choices import Variation
-
     variation = variation or Variation()
     try:
         plan, warnings = _plan(file, scope, variation, only)
@@ -120,7 +158,6 @@ def _plan(file: ast.File, scope: Scope, variation, only: str | None):
     `extends`; then each prompt is built, and what fails there is added.
 
     -> ([_Made], warnings)."""
-    from . import choices
 
     decls: dict[str, ast.PromptDecl] = {}
     errors: list[PromptError] = []
@@ -156,7 +193,7 @@ def _plan(file: ast.File, scope: Scope, variation, only: str | None):
             continue
         try:
             merged = _merge(decl, decls, file.defaults)
-            if not choices.slot_has_choices(merged.slots, scope):
+            if not slot_has_choices(merged.slots, scope):
                 if index not in (None, 1):
                     raise PromptError(f"prompt `{decl.name}` has no choices: it is one prompt, not {only}",
                                       decl.span)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from promptlang import ir
-from promptlang.choices import Variation
+from promptlang.expansion import Variation
 from promptlang.cli import main
 from promptlang.compiler import compile_source, stream_file
 from promptlang.errors import PromptError

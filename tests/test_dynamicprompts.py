@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from promptlang.choices import Variation
+from promptlang.expansion import Variation
 from promptlang.cli import main
 from promptlang.compiler import compile_file
 from promptlang.errors import PromptError

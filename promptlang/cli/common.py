@@ -37,11 +37,11 @@ def compile_path(path, catalogs=(), variation=None, only=None):
 
 
 def variation(combinatorial=False, random_n=None, seed=None, max_n=None):
-    """The :class:`promptlang.choices.Variation` the flags ask for (a usage error for both
+    """The :class:`promptlang.expansion.Variation` the flags ask for (a usage error for both
     ``--combinatorial`` and ``--random``)."""
     import click
 
-    from ..choices import DEFAULT_MAX, Variation
+    from ..expansion import DEFAULT_MAX, Variation
 
     if combinatorial and random_n is not None:
         raise click.UsageError("give --combinatorial or --random N, not both")

@@ -62,7 +62,7 @@ def _as_choice(compiled, name: str, slot: str, values) -> list | None:
     as the prompt and recording its pick. None where a value is no option of a choice (an
     edit, a blend, a setting) or the prompt has choices of its own: then each value is
     resolved on its own (:func:`varied`), with errors that name it."""
-    from ..choices import Variation
+    from ..expansion import Variation
     from ..expansion import resolve
     from ..syntax import SLOTS, parse_field
 

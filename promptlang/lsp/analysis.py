@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from .. import ast, cst, syntax
-from ..choices import Variation
+from ..expansion import Variation
 from ..errors import PromptError, Warning_
 
 # a prompt with choices is checked whole (every name, every wildcard) but built once, as its

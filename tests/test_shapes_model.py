@@ -23,10 +23,10 @@ def shapes():
     return load_pipeline("builtin:shapes", "cpu")
 
 
-def renders(shapes, body: str, seeds=SEEDS, **settings):
+def renders(shapes, body: str, seeds=SEEDS, steps=STEPS, **settings):
     """The images of one prompt (its slots in ``body``) for each seed."""
     (prompt,) = promptlang.compile("prompt p {\n" + body + "\n}")
-    return [promptlang.render(prompt, pipe=shapes, model="builtin:shapes", seed=s, steps=STEPS, **settings)[0].image
+    return [promptlang.render(prompt, pipe=shapes, model="builtin:shapes", seed=s, steps=steps, **settings)[0].image
             for s in seeds]
 
 
@@ -143,3 +143,44 @@ def test_the_command_line_renders_it_at_32_without_the_noise_note(shapes, monkey
     assert main(["render", "s.prompt", "--model", "builtin:shapes", "-o", "out", "--resume"]) == 0
     assert "1 of 1 images are already there" in capsys.readouterr().out
     assert png.stat().st_mtime_ns == before
+
+
+def test_the_shapes_captioner_names_the_worlds_own_pictures():
+    """builtin:shapes' zero-shot captioner (its CLIP choosing among the world's 504 subjects)
+    reads the world's pictures right: a floor for what it can do on renders."""
+    from PIL import Image
+
+    from promptlang.diffusion.caption import load_captioner
+    from promptlang.shapes import world
+
+    scenes = [world.scene(50_000 + i) for i in range(60)]
+    captions = load_captioner("builtin:shapes", "cpu").caption(
+        [Image.fromarray(world.draw(sc, 50_000 + i)) for i, sc in enumerate(scenes)])
+    right = sum(f"{sc.colour} {sc.shape} on" in c and f"on a {sc.background} " in c.replace("an ", "a ")
+                for sc, c in zip(scenes, captions))
+    assert right >= 0.7 * len(scenes), list(zip(captions, scenes))
+
+
+def test_describe_names_the_colour_and_shape_of_a_render(shapes, in_tmp):
+    """`promptlang describe` on this model's renders (saved without provenance, so they are
+    ranked, not read back): its first candidate's subject has the right colour and shape."""
+    from promptlang.cli import main
+    from promptlang.compiler import compile_file
+    from promptlang.targets import plain
+
+    cases = [("red", "circle", "white"), ("blue", "square", "yellow"), ("green", "star", "black"),
+             ("yellow", "triangle", "blue"), ("white", "circle", "purple"), ("purple", "square", "green")]
+    files = []
+    for colour, shape, background in cases:
+        for seed, image in zip((1, 2), renders(shapes, f'subject "a {colour} {shape} on a {background} background"',
+                                                seeds=(1, 2), steps=20)):
+            files.append(in_tmp / f"{colour}-{shape}-{seed}.png")
+            image.save(files[-1])  # a plain PNG: no provenance
+    assert main(["describe", *map(str, files), "--model", "builtin:shapes", "--caption-model", "builtin:shapes",
+                 "-u", "shapes", "-c", "1", "-o", "described", "-q"]) == 0
+    right = 0
+    for path in files:
+        colour, shape, _ = path.stem.split("-")
+        (prompt,) = compile_file(in_tmp / "described" / f"{path.stem}-1.prompt").prompts
+        right += f"{colour} {shape}" in plain.emit(prompt)
+    assert right >= 0.75 * len(files), right

@@ -25,8 +25,8 @@ from .report import Reporter
 @click.option("--quality", type=click.IntRange(0, 8), default=2, show_default=True, metavar="N",
               help="quality boosters per candidate (at most)")
 @click.option("--caption-model", metavar="MODEL",
-              help="a BLIP captioning model (folder or cached id, e.g. Salesforce/blip-image-captioning-base) "
-                   "that writes the subject; without it the subject is a placeholder to fill in")
+              help="a BLIP captioning model (folder or cached id, e.g. Salesforce/blip-image-captioning-base), "
+                   "or builtin:shapes, that writes the subject; without it the subject is a placeholder to fill in")
 @click.option("--ignore-provenance", is_flag=True,
               help="rank images promptlang rendered too, instead of writing back the .prompt their provenance holds")
 @options.out("DIR", "output folder (default: described)", default="described")

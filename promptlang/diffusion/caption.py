@@ -5,21 +5,33 @@ with ``model_type: blip``, safetensors weights, its tokenizer files) or a Huggin
 id in the local cache (``Salesforce/blip-image-captioning-base``), loaded offline.
 Without one, ``describe`` writes a placeholder subject to fill in. Greedy decoding: the
 same image gives the same caption every time.
+
+``builtin:shapes`` captions by choosing instead (:class:`ChoiceCaptioner`): its world
+has a closed vocabulary, so the caption is the subject of that world ("a red circle on
+a blue background") whose text the shapes CLIP finds nearest the picture: zero-shot
+classification, the same every run.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import PromptError
-from .clip import OPENAI_MEAN, OPENAI_STD, _looks_like_path, _normalization, _safetensors_only, hub_folder, read_config
+from ..errors import PromptError, suggest
+from .clip import (OPENAI_MEAN, OPENAI_STD, SHAPES, _looks_like_path, _normalization, _safetensors_only, hub_folder,
+                   load_clip, locate_clip, read_config)
 
 REAL_CAPTIONER = "Salesforce/blip-image-captioning-base"
 MAX_NEW_TOKENS = 30
 
 
 def locate_captioner(model: str) -> Path:
-    """The folder of a BLIP captioning model, checked without loading it."""
+    """The folder of a BLIP captioning model (or of ``builtin:shapes``' CLIP), checked
+    without loading it."""
+    if model == SHAPES:
+        return locate_clip(SHAPES)[1]
+    if model.startswith("builtin:"):
+        raise PromptError(f"unknown builtin captioning model `{model}`{suggest(model, [SHAPES])}",
+                          hint=f"builtin captioning models: {SHAPES}; or a BLIP model such as {REAL_CAPTIONER}")
     path = Path(model).expanduser()
     if not path.is_dir():
         if path.exists() or _looks_like_path(model):
@@ -62,7 +74,35 @@ class Captioner:
         return [text.strip() for text in self.tokenizer.batch_decode(ids, skip_special_tokens=True)]
 
 
-def load_captioner(model: str, device: str | None = None) -> Captioner:
+@dataclass(frozen=True, eq=False)
+class ChoiceCaptioner:
+    """Captions by choosing: of a fixed list of ``texts``, the one a CLIP model finds nearest
+    each image (``vectors``: the texts' unit embeddings)."""
+
+    id: str
+    clip: object
+    texts: tuple
+    vectors: object
+
+    def caption(self, images) -> list[str]:
+        from ..ranking import cosine
+
+        best = cosine(self.clip.embed_images(images), self.vectors).argmax(axis=1)
+        return [self.texts[int(i)] for i in best]
+
+
+def shapes_captioner(device: str | None = None) -> ChoiceCaptioner:
+    """``builtin:shapes``' captioner: every subject of the shapes world, ranked by its CLIP."""
+    from ..shapes.world import subjects
+
+    clip = load_clip(SHAPES, device)
+    texts = tuple(subjects())
+    return ChoiceCaptioner(SHAPES, clip, texts, clip.embed_texts(texts))
+
+
+def load_captioner(model: str, device: str | None = None) -> Captioner | ChoiceCaptioner:
+    if model == SHAPES:
+        return shapes_captioner(device)
     import torch
     from transformers import AutoTokenizer, BlipForConditionalGeneration
 

@@ -127,7 +127,7 @@ def _format(img: np.ndarray, sharp: np.ndarray, filled: np.ndarray) -> str:
         return "painting"
     away = ~_grow(filled, 2)  # the background, clear of the shape's edges
     hf = np.abs(img - _blur(img)).mean(-1)[away].mean() if away.sum() > 20 else 0.0
-    if hf > 5:
+    if hf > 5 or _lit_from_above(grey, away):
         return "photo"
     hollow = _fill_holes(sharp)
     holes = (hollow & ~sharp).sum()
@@ -137,9 +137,32 @@ def _format(img: np.ndarray, sharp: np.ndarray, filled: np.ndarray) -> str:
     dy = np.abs(np.diff(grey, axis=0))
     within = dx[:, 0::2].sum() + dy[0::2, :].sum()
     across = dx[:, 1::2].sum() + dy[1::2, :].sum()
-    if across > 50 and within < 0.35 * across:
+    if across > 50 and within < 0.35 * across or _on_a_coarse_grid(sharp):
         return "pixel"
     return "flat"
+
+
+def _lit_from_above(grey: np.ndarray, away: np.ndarray) -> bool:
+    """A photo's light falls from the top: its background's top third is clearly brighter
+    than its bottom third (every other format has an even background). Survives the
+    blur of a model's decoder, which smooths a photo's grain away."""
+    rows = np.arange(grey.shape[0])[:, None]
+    third = grey.shape[0] // 3
+    top, bottom = grey[(rows < third) & away], grey[(rows >= grey.shape[0] - third) & away]
+    if len(top) < 10 or len(bottom) < 10:
+        return False
+    return top.mean() - bottom.mean() > 3 and top.mean() > 1.06 * bottom.mean()
+
+
+def _on_a_coarse_grid(sharp: np.ndarray) -> bool:
+    """Pixel art is drawn at half resolution: the shape's edges fall between pixel pairs
+    (between columns 1|2, 3|4, …), where a smooth drawing's fall anywhere. Read from where
+    the shape mask changes, which a decoder's blur moves less than it blurs the colours."""
+    dx = sharp[:, 1:] != sharp[:, :-1]
+    dy = sharp[1:, :] != sharp[:-1, :]
+    on = int(dx[:, 1::2].sum() + dy[1::2, :].sum())
+    off = int(dx[:, 0::2].sum() + dy[0::2, :].sum())
+    return on + off >= 16 and on >= 0.8 * (on + off)
 
 
 def read(image) -> Reading:

@@ -53,10 +53,11 @@ def build(seed: int):
     from transformers import CLIPConfig, CLIPModel
 
     torch.manual_seed(seed)
+    # one downsampling: 32x32x3 <-> 16x16x4. Two (8x8x4) blurred a small star into a blob
     vae = AutoencoderKL(
         in_channels=3, out_channels=3, latent_channels=4, layers_per_block=1, norm_num_groups=16,
-        block_out_channels=(32, 64, 64), sample_size=world.SIZE,
-        down_block_types=("DownEncoderBlock2D",) * 3, up_block_types=("UpDecoderBlock2D",) * 3)
+        block_out_channels=(32, 64), sample_size=world.SIZE,
+        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2)
     clip = CLIPModel(CLIPConfig(
         text_config=dict(vocab_size=49408, max_position_embeddings=MAX_TOKENS, hidden_size=TEXT_DIM,
                          intermediate_size=4 * TEXT_DIM, num_attention_heads=4, num_hidden_layers=3,
@@ -65,10 +66,10 @@ def build(seed: int):
                            num_attention_heads=4, num_hidden_layers=3, hidden_act="quick_gelu"),
         projection_dim=TEXT_DIM))
     unet = UNet2DConditionModel(
-        sample_size=world.SIZE // 4, in_channels=4, out_channels=4, layers_per_block=1,
-        block_out_channels=(48, 96), norm_num_groups=16, cross_attention_dim=TEXT_DIM, attention_head_dim=8,
-        down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D"))
+        sample_size=world.SIZE // 2, in_channels=4, out_channels=4, layers_per_block=1,
+        block_out_channels=(32, 64, 96), norm_num_groups=16, cross_attention_dim=TEXT_DIM, attention_head_dim=8,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"))
     return vae, clip, unet
 
 
@@ -188,25 +189,33 @@ def text_encoder_from(clip):
     return enc.eval()
 
 
-def train_unet(unet, vae, enc, tok, data: Data, steps: int, n: int = 32, drop: float = 0.1):
+def train_unet(unet, vae, enc, tok, data: Data, steps: int, n: int = 32, drop: float = 0.1, lr: float = 1e-3,
+               text_lr: float = 0.0):
+    """The UNet; with ``text_lr`` the text encoder is fine-tuned along with it (else frozen)."""
     import torch
     from diffusers import DDPMScheduler
 
     noise_sched = DDPMScheduler(**scheduler_config())
     alphas = noise_sched.alphas_cumprod
-    opt = torch.optim.AdamW(unet.parameters(), lr=1e-3, weight_decay=0.0)
+    groups = [dict(params=list(unet.parameters()), peak=lr)]
+    if text_lr:
+        enc.requires_grad_(True)
+        enc.train()
+        groups.append(dict(params=list(enc.parameters()), peak=text_lr))
+    opt = torch.optim.AdamW(groups, lr=lr, weight_decay=0.0)
     curve = Curve("unet", 50)
     gen = torch.Generator().manual_seed(data.seed + 3)
     unet.train()
     for step in range(steps):
         for g in opt.param_groups:
-            g["lr"] = _lr(step, steps, 1e-3, warm=100)
+            g["lr"] = _lr(step, steps, g["peak"], warm=100)
         x, captions = data.batch(3, step, n)
         keep = torch.rand(n, generator=gen) >= drop
         captions = [c if k else "" for c, k in zip(captions, keep.tolist())]
         with torch.no_grad():
             z = vae.encode(x).latent_dist.sample(generator=gen) * vae.config.scaling_factor
-            ids = tok(captions, padding="max_length", max_length=MAX_TOKENS, truncation=True, return_tensors="pt")
+        ids = tok(captions, padding="max_length", max_length=MAX_TOKENS, truncation=True, return_tensors="pt")
+        with torch.set_grad_enabled(bool(text_lr)):
             cond = enc(ids.input_ids)[0]
         t = torch.randint(0, 1000, (n,), generator=gen)
         eps = torch.randn(z.shape, generator=gen)
@@ -216,10 +225,12 @@ def train_unet(unet, vae, enc, tok, data: Data, steps: int, n: int = 32, drop: f
         loss = torch.nn.functional.mse_loss(pred, eps)
         opt.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_([q for g in groups for q in g["params"]], 1.0)
         opt.step()
         curve.add(step, loss.item())
     unet.eval()
+    enc.requires_grad_(False)
+    enc.eval()
     return curve, {}
 
 
@@ -245,7 +256,7 @@ def slim_tokenizer(folder: Path) -> None:
     (folder / "tokenizer.json").unlink(missing_ok=True)
 
 
-def save(out: Path, vae, clip, unet, tok, record: dict) -> None:
+def save(out: Path, vae, clip, unet, tok, record: dict, enc=None) -> None:
     """Write the pipeline folder (and ``clip/``) to ``out``: built in a temporary
     sibling and moved into place, so a failed save leaves the old one whole."""
     import torch
@@ -255,7 +266,7 @@ def save(out: Path, vae, clip, unet, tok, record: dict) -> None:
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     sched = EulerDiscreteScheduler(**scheduler_config(), steps_offset=1, timestep_spacing="leading")
-    enc = text_encoder_from(clip)
+    enc = enc if enc is not None else text_encoder_from(clip)
     pipe = StableDiffusionPipeline(vae=vae, text_encoder=enc, tokenizer=tok, unet=unet, scheduler=sched,
                                    safety_checker=None, feature_extractor=None, requires_safety_checker=False)
     pipe.to(torch.float16)
@@ -282,9 +293,13 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m promptlang.shapes.train", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "data" / "shapes"))
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--vae-steps", type=int, default=300)
+    p.add_argument("--vae-steps", type=int, default=800)
     p.add_argument("--clip-steps", type=int, default=600)
-    p.add_argument("--unet-steps", type=int, default=1500)
+    p.add_argument("--unet-steps", type=int, default=4000)
+    p.add_argument("--unet-lr", type=float, default=1e-3)
+    p.add_argument("--text-lr", type=float, default=0.0,
+                   help="fine-tune the pipeline's text encoder with the UNet at this peak learning rate "
+                        "(default 0: it stays CLIP's text tower, frozen)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--overwrite", action="store_true", help="replace OUT when it exists (the shipped model by default)")
     p.add_argument("--stages", help="a folder to keep the trained VAE and CLIP in, and to reuse them from when "
@@ -305,6 +320,7 @@ def main(argv=None) -> int:
     print("parameters:", counts, flush=True)
     stages = {}
     times = {}
+    reused = False
     kept = Path(args.stages) / f"seed{args.seed}-vae{args.vae_steps}-clip{args.clip_steps}" if args.stages else None
     if kept is not None and (kept / "stages.json").is_file():
         from diffusers import AutoencoderKL
@@ -314,6 +330,7 @@ def main(argv=None) -> int:
         clip = CLIPModel.from_pretrained(kept / "clip", dtype=torch.float32)
         stages = json.loads((kept / "stages.json").read_text(encoding="utf-8"))
         print(f"vae and clip reused from {kept}", flush=True)
+        reused = True
     else:
         for name, fn in (("vae", lambda: train_vae(vae, data, args.vae_steps)),
                          ("clip", lambda: train_clip(clip, tok, data, args.clip_steps))):
@@ -330,16 +347,19 @@ def main(argv=None) -> int:
         m.requires_grad_(False)
     enc = text_encoder_from(clip)
     start = time.time()
-    curve, extra = train_unet(unet, vae, enc, tok, data, args.unet_steps)
-    stages["unet"] = dict(steps=args.unet_steps, seconds=round(time.time() - start, 1),
+    curve, extra = train_unet(unet, vae, enc, tok, data, args.unet_steps, lr=args.unet_lr, text_lr=args.text_lr)
+    stages["unet"] = dict(steps=args.unet_steps, seconds=round(time.time() - start, 1), lr=args.unet_lr,
+                          text_lr=args.text_lr,
                           loss_curve=curve.points, **extra)
     record = dict(
         command="python -m promptlang.shapes.train " + " ".join(sys.argv[1:] if argv is None else argv),
-        seed=args.seed, git_commit=_commit(), seconds=round(time.time() - t0, 1), threads=args.threads,
+        seed=args.seed, git_commit=_commit(), threads=args.threads,
+        # training time: the stages' own (a VAE and CLIP reused from --stages count as when they were made)
+        seconds=round(sum(stage["seconds"] for stage in stages.values()), 1), reused_stages=reused,
         torch=torch.__version__, parameters=counts, stages=stages,
         world=dict(size=world.SIZE, shapes=world.SHAPES, colours=list(world.COLOURS), formats=world.FORMATS),
         stored_as="float16 safetensors")
-    save(Path(args.out), vae, clip, unet, tok, record)
+    save(Path(args.out), vae, clip, unet, tok, record, enc)
     print(f"saved to {args.out} in {time.time() - t0:.0f}s", flush=True)
     return 0
 

@@ -74,6 +74,14 @@ def subject(sc: Scene, background: bool = True, size: bool = True) -> str:
     return text + (f" on {_article(sc.background)} {sc.background} background" if background else "")
 
 
+def subjects() -> list[str]:
+    """Every subject the world has words for, as :func:`subject` says it (size, colour,
+    shape and background): 504 texts."""
+    return [subject(Scene(shape, colour, background, size, "flat", 0.0, 0.0))
+            for size in SIZES for colour in COLOURS for shape in SHAPES for background in COLOURS
+            if background != colour]
+
+
 def caption(sc: Scene, rng: random.Random | None = None) -> str:
     """The scene in words. With ``rng``, a varied caption as training sees them (the
     background or format sometimes left unsaid, the format said either way); without,

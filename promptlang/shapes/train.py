@@ -94,6 +94,25 @@ class Data:
         return x, captions
 
 
+    def contrasts(self, stage: int, step: int, n: int):
+        """Like :meth:`batch`, but in groups of four pictures alike but for their shape: a
+        contrastive batch whose captions differ by a shape word only, so CLIP learns shapes,
+        not just colours (which alone tell most random pairs apart)."""
+        import numpy as np
+        import torch
+
+        shapes = world.SHAPES
+        start = (self.seed * 1_000 + stage) * 10_000_000 + step * n
+        images, captions = [], []
+        for seed in range(start, start + n, len(shapes)):
+            for shape in shapes:
+                image, text, _ = world.sample(seed, shape=shape)
+                images.append(image)
+                captions.append(text)
+        x = torch.from_numpy(np.ascontiguousarray(np.stack(images[:n]))).permute(0, 3, 1, 2).float() / 127.5 - 1
+        return x, captions[:n]
+
+
 class Curve:
     def __init__(self, name: str, every: int):
         self.name, self.every, self.points, self._sum, self._n = name, every, [], 0.0, 0
@@ -161,7 +180,7 @@ def train_clip(clip, tok, data: Data, steps: int, n: int = 128):
     for step in range(steps):
         for g in opt.param_groups:
             g["lr"] = _lr(step, steps, 1e-3)
-        x, captions = data.batch(2, step, n)
+        x, captions = data.contrasts(2, step, n)
         ids = tok(captions, padding="max_length", max_length=CLIP_TOKENS, truncation=True, return_tensors="pt")
         out = clip(input_ids=ids.input_ids, pixel_values=_pixels(x), return_loss=True)
         opt.zero_grad()
@@ -294,7 +313,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "data" / "shapes"))
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--vae-steps", type=int, default=800)
-    p.add_argument("--clip-steps", type=int, default=600)
+    p.add_argument("--clip-steps", type=int, default=1200)
     p.add_argument("--unet-steps", type=int, default=4000)
     p.add_argument("--unet-lr", type=float, default=1e-3)
     p.add_argument("--text-lr", type=float, default=0.0,

@@ -331,6 +331,7 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(args.threads)
     t0 = time.time()
+    commit = _commit()  # the code this run starts from
     data = Data(args.seed)
     tok = _tokenizer()
     vae, clip, unet = build(args.seed)
@@ -372,7 +373,7 @@ def main(argv=None) -> int:
                           loss_curve=curve.points, **extra)
     record = dict(
         command="python -m promptlang.shapes.train " + " ".join(sys.argv[1:] if argv is None else argv),
-        seed=args.seed, git_commit=_commit(), threads=args.threads,
+        seed=args.seed, git_commit=commit, threads=args.threads,
         # training time: the stages' own (a VAE and CLIP reused from --stages count as when they were made)
         seconds=round(sum(stage["seconds"] for stage in stages.values()), 1), reused_stages=reused,
         torch=torch.__version__, parameters=counts, stages=stages,

@@ -18,9 +18,8 @@ promptlang (schedulers, Compel weighting, blends, edits, walks) runs on the resu
 Everything is drawn fresh from :mod:`promptlang.shapes.world` by seed, so a run is
 reproducible from ``--seed`` (on the same torch build). Weights are written as fp16
 safetensors (they load as fp32), with ``OUT/TRAINING.json``: the seed, steps, time,
-git commit and loss curves. CI never runs this; the shipped run took 32 minutes with one
-torch thread on a 2-core CPU shared with a second training run. It replaces an existing
-OUT only with --overwrite.
+git commit and loss curves. CI never runs this; the shipped run took 32 minutes on this
+2-core CPU (two torch threads for the UNet). It replaces an existing OUT only with --overwrite.
 """
 from __future__ import annotations
 
@@ -317,13 +316,13 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--vae-steps", type=int, default=800)
     p.add_argument("--clip-steps", type=int, default=1200)
-    p.add_argument("--unet-steps", type=int, default=4200)
+    p.add_argument("--unet-steps", type=int, default=6000)
     p.add_argument("--unet-lr", type=float, default=1e-3)
     p.add_argument("--text-lr", type=float, default=1e-3,
                    help="fine-tune the pipeline's text encoder with the UNet at this peak learning rate "
                         "(0: CLIP's text tower stays frozen; measured on 100 renders, shapes then came out right 36 %% "
                         "of the time instead of 59 %% with 2e-4)")
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", type=int, default=2)
     p.add_argument("--overwrite", action="store_true", help="replace OUT when it exists (the shipped model by default)")
     p.add_argument("--stages", help="a folder to keep the trained VAE and CLIP in, and to reuse them from when "
                                     "they were made with the same seed and steps (to retrain only the UNet)")

@@ -133,10 +133,7 @@ def _format(img: np.ndarray, sharp: np.ndarray, filled: np.ndarray) -> str:
     holes = (hollow & ~sharp).sum()
     if holes >= max(6, 0.15 * hollow.sum()):
         return "outline"
-    dx = np.abs(np.diff(grey, axis=1))
-    dy = np.abs(np.diff(grey, axis=0))
-    within = dx[:, 0::2].sum() + dy[0::2, :].sum()
-    across = dx[:, 1::2].sum() + dy[1::2, :].sum()
+    within, across = _by_pixel_pair(np.abs(np.diff(grey, axis=1)), np.abs(np.diff(grey, axis=0)))
     if across > 50 and within < 0.35 * across or _on_a_coarse_grid(sharp):
         return "pixel"
     return "flat"
@@ -158,11 +155,14 @@ def _on_a_coarse_grid(sharp: np.ndarray) -> bool:
     """Pixel art is drawn at half resolution: the shape's edges fall between pixel pairs
     (between columns 1|2, 3|4, …), where a smooth drawing's fall anywhere. Read from where
     the shape mask changes, which a decoder's blur moves less than it blurs the colours."""
-    dx = sharp[:, 1:] != sharp[:, :-1]
-    dy = sharp[1:, :] != sharp[:-1, :]
-    on = int(dx[:, 1::2].sum() + dy[1::2, :].sum())
-    off = int(dx[:, 0::2].sum() + dy[0::2, :].sum())
+    off, on = (int(v) for v in _by_pixel_pair(sharp[:, 1:] != sharp[:, :-1], sharp[1:, :] != sharp[:-1, :]))
     return on + off >= 16 and on >= 0.8 * (on + off)
+
+
+def _by_pixel_pair(dx: np.ndarray, dy: np.ndarray) -> tuple:
+    """Sums of horizontal (``dx``) and vertical (``dy``) neighbour differences: those within
+    a pixel pair (columns 0|1, 2|3, …) and those across two pairs (1|2, 3|4, …)."""
+    return dx[:, 0::2].sum() + dy[0::2, :].sum(), dx[:, 1::2].sum() + dy[1::2, :].sum()
 
 
 def read(image) -> Reading:

@@ -86,33 +86,30 @@ class Data:
     def __init__(self, seed: int):
         self.seed = seed
 
-    def batch(self, stage: int, step: int, n: int):
+    def _first(self, stage: int, step: int, n: int) -> int:
+        return (self.seed * 1_000 + stage) * 10_000_000 + step * n
+
+    @staticmethod
+    def _tensor(images):
+        """uint8 pictures ``(n, 32, 32, 3)`` as a float batch ``(n, 3, 32, 32)`` in -1..1."""
         import numpy as np
         import torch
 
-        start = (self.seed * 1_000 + stage) * 10_000_000 + step * n
-        images, captions, _ = world.batch(range(start, start + n))
-        x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 127.5 - 1
-        return x, captions
+        return torch.from_numpy(np.ascontiguousarray(np.stack(images))).permute(0, 3, 1, 2).float() / 127.5 - 1
 
+    def batch(self, stage: int, step: int, n: int):
+        start = self._first(stage, step, n)
+        images, captions, _ = world.batch(range(start, start + n))
+        return self._tensor(images), captions
 
     def contrasts(self, stage: int, step: int, n: int):
         """Like :meth:`batch`, but in groups of four pictures alike but for their shape: a
         contrastive batch whose captions differ by a shape word only, so CLIP learns shapes,
         not just colours (which alone tell most random pairs apart)."""
-        import numpy as np
-        import torch
-
-        shapes = world.SHAPES
-        start = (self.seed * 1_000 + stage) * 10_000_000 + step * n
-        images, captions = [], []
-        for seed in range(start, start + n, len(shapes)):
-            for shape in shapes:
-                image, text, _ = world.sample(seed, shape=shape)
-                images.append(image)
-                captions.append(text)
-        x = torch.from_numpy(np.ascontiguousarray(np.stack(images[:n]))).permute(0, 3, 1, 2).float() / 127.5 - 1
-        return x, captions[:n]
+        start = self._first(stage, step, n)
+        drawn = [world.sample(seed, shape=shape) for seed in range(start, start + n, len(world.SHAPES))
+                 for shape in world.SHAPES][:n]
+        return self._tensor([image for image, _, _ in drawn]), [text for _, text, _ in drawn]
 
 
 class Curve:
